@@ -1,0 +1,1 @@
+"""The HTTP edge: MiniMax-compatible routes, files, health. Thin: parse, call a service, shape."""

@@ -1,0 +1,129 @@
+"""MiniMax v1, exactly: create, query, files/retrieve and files/retrieve_content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from reelgate.api.deps import gateway
+from reelgate.api.schemas import (
+    CREATE_EXAMPLES,
+    CreateResponse,
+    QueryResponse,
+    RetrieveResponse,
+)
+from reelgate.domain.tasks import Task, TaskStatus
+from reelgate.wire import JSONResponse, bearer_token, json_body, ok
+
+router = APIRouter(prefix="/minimaxi/v1", tags=["MiniMax v1"])
+
+# Failure codes that MiniMax itself puts in base_resp next to status "Fail".
+_CONTENT_CODES = frozenset({1026, 1027})
+
+
+def query_body(task: Task) -> dict[str, Any]:
+    """The query answer for a task, the same whichever id was asked for."""
+    body: dict[str, Any] = {
+        "task_id": task.upstream_task_id or task.platform_id,
+        "platform_id": task.platform_id,
+        "status": task.minimax_status,
+        "file_id": "",
+    }
+    if task.status is TaskStatus.SUCCEEDED and task.file is not None:
+        body.update(
+            file_id=task.file.file_id,
+            video_width=task.file.width,
+            video_height=task.file.height,
+        )
+    code = 0
+    if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+        body["error_message"] = task.error_message or "the task failed"
+        if task.error_code in _CONTENT_CODES:
+            code = task.error_code
+    body["base_resp"] = {
+        "status_code": code,
+        "status_msg": body["error_message"] if code else "success",
+    }
+    return body
+
+
+@router.post(
+    "/video_generation",
+    summary="Create a video generation task",
+    response_model=CreateResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/CreateRequest"},
+                    "examples": CREATE_EXAMPLES,
+                }
+            },
+        }
+    },
+)
+async def create(request: Request) -> Response:
+    """Text to video, first frame, first and last frame, or subject reference.
+
+    Answers ``task_id`` (the upstream's id) and ``platform_id`` (the gateway's).
+    """
+    gw = gateway(request)
+    key = await gw.auth.api_key(bearer_token(request))
+    body = await json_body(request)
+    size = int(request.headers.get("content-length") or 0)
+    task = await gw.task_service.create(key, body, size)
+    return ok({"task_id": task.upstream_task_id, "platform_id": task.platform_id})
+
+
+@router.get(
+    "/query/video_generation",
+    summary="Query a task by its task_id or its platform_id",
+    response_model=QueryResponse,
+)
+async def query(request: Request, task_id: str = "") -> Response:
+    gw = gateway(request)
+    key = await gw.auth.api_key(bearer_token(request))
+    task = await gw.task_service.get(key.account_id, task_id)
+    return JSONResponse(query_body(task))
+
+
+@router.get(
+    "/files/retrieve",
+    summary="The file object of a finished video, with a download URL",
+    response_model=RetrieveResponse,
+)
+async def retrieve(request: Request, file_id: str = "") -> Response:
+    """``download_url`` is signed and expiring; it works with a plain GET and no auth."""
+    gw = gateway(request)
+    key = await gw.auth.api_key(bearer_token(request))
+    task = await gw.task_service.by_file(key.account_id, file_id)
+    file = await gw.file_service.file_object(task)
+    return ok({"file": file.as_minimax()})
+
+
+@router.get(
+    "/files/retrieve_content",
+    summary="The bytes of a finished video",
+    response_class=Response,
+    responses={200: {"content": {"video/mp4": {}}}},
+)
+async def retrieve_content(request: Request, file_id: str = "") -> Response:
+    gw = gateway(request)
+    key = await gw.auth.api_key(bearer_token(request))
+    task = await gw.task_service.by_file(key.account_id, file_id)
+    return await video_response(request, task)
+
+
+async def video_response(request: Request, task: Task) -> Response:
+    """Serve the gateway's copy (with Range and HEAD), or stream the upstream's until copied."""
+    gw = gateway(request)
+    path = gw.file_service.local_path(task)
+    filename = f"{task.platform_id}.mp4"
+    if path is not None and path.is_file():
+        return FileResponse(path, media_type="video/mp4", filename=filename)
+    assert task.file is not None
+    url = (await gw.file_service.file_object(task)).download_url
+    return StreamingResponse(gw.provider.download(url), media_type="video/mp4")

@@ -1,0 +1,109 @@
+"""Documented shapes of the MiniMax surface, for the OpenAPI page.
+
+The routes parse and answer raw JSON themselves (MiniMax's error shape, and speed); these
+models describe the wire format and are checked against real answers in the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class BaseResp(BaseModel):
+    status_code: int = Field(0, description="0 on success; a MiniMax error code otherwise.")
+    status_msg: str = "success"
+
+
+class SubjectReference(BaseModel):
+    type: Literal["character"] = "character"
+    image: list[str] = Field(description="Exactly one image: a public URL or a data URL.")
+
+
+class CreateRequest(BaseModel):
+    """The body of ``POST /minimaxi/v1/video_generation``, as MiniMax defines it."""
+
+    model: str = Field(description="e.g. MiniMax-Hailuo-2.3, MiniMax-Hailuo-02, S2V-01")
+    prompt: str | None = Field(None, max_length=2000, description="Required for text to video.")
+    prompt_optimizer: bool | None = None
+    fast_pretreatment: bool | None = None
+    duration: int | None = Field(None, description="Seconds: 6 or 10 depending on the model.")
+    resolution: str | None = Field(None, description="512P, 720P, 768P or 1080P by model.")
+    first_frame_image: str | None = Field(None, description="Public URL or data URL.")
+    last_frame_image: str | None = Field(None, description="MiniMax-Hailuo-02 only.")
+    subject_reference: list[SubjectReference] | None = Field(None, description="S2V-01 only.")
+    callback_url: str | None = None
+    aigc_watermark: bool | None = None
+
+
+class CreateResponse(BaseModel):
+    task_id: str = Field(description="The upstream's own task id.")
+    platform_id: str = Field(description="The gateway's id: video_<ULID>.")
+    base_resp: BaseResp
+
+
+class QueryResponse(BaseModel):
+    task_id: str
+    platform_id: str
+    status: Literal["Preparing", "Queueing", "Processing", "Success", "Fail"]
+    file_id: str = ""
+    video_width: int | None = None
+    video_height: int | None = None
+    error_message: str | None = None
+    base_resp: BaseResp
+
+
+class FileObject(BaseModel):
+    file_id: int | str
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: Literal["video_generation"] = "video_generation"
+    download_url: str = Field(description="Signed and expiring; a plain GET needs no auth.")
+
+
+class RetrieveResponse(BaseModel):
+    file: FileObject
+    base_resp: BaseResp
+
+
+_PNG = "data:image/png;base64,<base64 of an image over 300 px on its short side>"
+CREATE_EXAMPLES: dict[str, Any] = {
+    "text_to_video": {
+        "summary": "Text to video",
+        "value": {
+            "model": "MiniMax-Hailuo-2.3",
+            "prompt": "A man picks up a book [Pedestal up], then reads [Static shot].",
+            "duration": 6,
+            "resolution": "1080P",
+        },
+    },
+    "first_frame": {
+        "summary": "First frame (image to video)",
+        "value": {
+            "model": "MiniMax-Hailuo-2.3",
+            "prompt": "The cat turns its head [Push in]",
+            "first_frame_image": _PNG,
+        },
+    },
+    "first_last_frame": {
+        "summary": "First and last frame",
+        "value": {
+            "model": "MiniMax-Hailuo-02",
+            "prompt": "A flower blooms",
+            "first_frame_image": _PNG,
+            "last_frame_image": _PNG,
+            "duration": 6,
+            "resolution": "768P",
+        },
+    },
+    "subject_reference": {
+        "summary": "Subject reference",
+        "value": {
+            "model": "S2V-01",
+            "prompt": "The person walks through a market",
+            "subject_reference": [{"type": "character", "image": [_PNG]}],
+        },
+    },
+}

@@ -1,0 +1,220 @@
+"""The ``reelgate`` command. Thin: build Settings, call the composition root."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from reelgate import __version__
+from reelgate.settings import Settings
+
+app = typer.Typer(
+    name="reelgate",
+    help="A self-hosted, MiniMax-compatible gateway for AI video generation.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+console = Console(stderr=True)
+
+HostOpt = Annotated[str | None, typer.Option(help="Interface to listen on. [env: REELGATE_HOST]")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to listen on. [env: REELGATE_PORT]")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def serve(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the tracker in this process.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Run the gateway: the API, the tracker and the sandbox upstream at /sandbox.
+
+    With no configuration it uses SQLite and a local folder under ./data
+    (REELGATE_DATA_DIR) and the built-in sandbox as its upstream.
+    """
+    import uvicorn
+
+    from reelgate.app import create_app
+
+    settings = _settings(host=host, port=port)
+    _logging(log_level)
+    console.print(
+        f"reelgate {__version__} on [bold]{settings.base_url}[/] "
+        f"(store: {_redact(settings.database)}, upstream: {settings.upstream_base_url})"
+    )
+    uvicorn.run(
+        create_app(settings, worker=worker),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def sandbox(host: HostOpt = None, port: PortOpt = None, log_level: str = "info") -> None:
+    """Run the MiniMax sandbox alone, as the upstream of a gateway or of any MiniMax client.
+
+    Its API keys come from REELGATE_SANDBOX_API_KEYS (default: sandbox-key); its state
+    lives in REELGATE_DATA_DIR/sandbox.
+    """
+    import uvicorn
+
+    from reelgate.app import build_sandbox
+    from reelgate.sandbox.app import create_sandbox_app
+
+    settings = _settings(host=host, port=port)
+    _logging(log_level)
+    console.print(f"reelgate sandbox on [bold]http://{settings.host}:{settings.port}[/]")
+    uvicorn.run(
+        create_sandbox_app(build_sandbox(settings), standalone=True),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the store's schema up to date (SQLite or PostgreSQL: REELGATE_DATABASE_URL)."""
+    import asyncio
+
+    from reelgate.store import database
+
+    settings = _settings()
+
+    async def run() -> str | None:
+        engine = database.create_engine(settings.database)
+        try:
+            await database.upgrade(engine)
+            return await database.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    revision = asyncio.run(run())
+    console.print(f"schema of {_redact(settings.database)} is at revision {revision}")
+
+
+@app.command()
+def generate(
+    prompt: Annotated[
+        str, typer.Argument(help="What the video shows; camera moves in [brackets].")
+    ] = "",
+    model: Annotated[str, typer.Option(help="The video model.")] = "MiniMax-Hailuo-2.3",
+    duration: Annotated[int | None, typer.Option(help="Seconds (6 or 10 by model).")] = None,
+    resolution: Annotated[str | None, typer.Option(help="512P, 720P, 768P or 1080P.")] = None,
+    first_frame: Annotated[
+        str | None, typer.Option(help="First frame: a file, URL or data URL.")
+    ] = None,
+    last_frame: Annotated[str | None, typer.Option(help="Last frame (MiniMax-Hailuo-02).")] = None,
+    subject: Annotated[str | None, typer.Option(help="Subject image (S2V-01).")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to save the MP4.")] = Path(
+        "out.mp4"
+    ),
+    base_url: Annotated[
+        str, typer.Option(envvar="REELGATE_URL", help="The gateway's MiniMax base URL.")
+    ] = "http://127.0.0.1:8000/minimaxi",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="REELGATE_API_KEY", help="Your API key (sk-...).")
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between status checks.")] = 1.0,
+) -> None:
+    """Generate a video through the gateway's MiniMax API and save it."""
+    from reelgate.client import ClientError, MiniMaxClient, image_value
+
+    if not api_key:
+        console.print("[red]No API key:[/] pass --api-key or set REELGATE_API_KEY.")
+        raise typer.Exit(2)
+    body: dict[str, Any] = {"model": model}
+    if prompt:
+        body["prompt"] = prompt
+    if duration is not None:
+        body["duration"] = duration
+    if resolution is not None:
+        body["resolution"] = resolution
+    try:
+        if first_frame:
+            body["first_frame_image"] = image_value(first_frame)
+        if last_frame:
+            body["last_frame_image"] = image_value(last_frame)
+        if subject:
+            body["subject_reference"] = [{"type": "character", "image": [image_value(subject)]}]
+    except OSError as exc:
+        console.print(f"[red]Cannot read an image:[/] {exc}")
+        raise typer.Exit(2) from None
+    client = MiniMaxClient(base_url, api_key)
+    try:
+        created = client.create(body)
+        console.print(f"task {created['task_id']}  platform id {created.get('platform_id', '-')}")
+        with console.status("Preparing") as status:
+            done = client.wait(
+                created["task_id"], interval=interval, on_status=lambda s: status.update(s)
+            )
+        file = client.retrieve(done["file_id"])
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=console,
+        ) as progress:
+            bar = progress.add_task("Downloading", total=None)
+            tmp = output.with_name(output.name + ".part")
+            with tmp.open("wb") as out:
+                for chunk, total in client.download(file["download_url"]):
+                    out.write(chunk)
+                    progress.update(bar, advance=len(chunk), total=total or None)
+            os.replace(tmp, output)
+    except ClientError as exc:
+        console.print(f"[red]Failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        console.print(f"[red]Failed:[/] {exc.__class__.__name__}: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    console.print(f"saved {output} ({done.get('video_width')}x{done.get('video_height')}, {model})")
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def main() -> None:
+    app()

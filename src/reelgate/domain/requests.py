@@ -1,0 +1,232 @@
+"""Parse and validate a v1 ``video_generation`` body into a :class:`VideoRequest`.
+
+The rules are those of :mod:`reelgate.domain.models`; every refusal is an
+:class:`~reelgate.errors.InvalidParams` whose message says what to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reelgate.domain.images import decode_data_url, inspect_image, is_data_url, is_url
+from reelgate.domain.models import MAX_PROMPT_CHARS, MODELS, Mode, VideoModel, models_for
+from reelgate.errors import InvalidParams
+
+MAX_URL_CHARS = 4096
+MODE_NAMES = {
+    Mode.T2V: "text to video",
+    Mode.I2V: "image to video (first_frame_image)",
+    Mode.FL2V: "first and last frame (first_frame_image + last_frame_image)",
+    Mode.S2V: "subject reference (subject_reference)",
+}
+_BOOL_FIELDS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    """An image as the client sent it: a public URL or a data URL (checked already)."""
+
+    value: str
+    width: int | None = None  # known for data URLs only
+    height: int | None = None
+
+    @property
+    def is_inline(self) -> bool:
+        return is_data_url(self.value)
+
+    def describe(self) -> str:
+        """A short, storable stand-in: data URLs are replaced by their digest."""
+        if self.is_inline:
+            digest = hashlib.sha256(self.value.encode()).hexdigest()[:16]
+            return f"data:image;sha256={digest};{self.width}x{self.height}"
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRequest:
+    model: str
+    mode: Mode
+    prompt: str
+    duration: int  # effective, after defaults
+    resolution: str
+    first_frame: ImageInput | None = None
+    last_frame: ImageInput | None = None
+    subject: ImageInput | None = None
+    callback_url: str | None = None
+    # Fields exactly as the client sent them (beyond the images): forwarded upstream as is.
+    sent: Mapping[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """What the store keeps of the request: no inline image bytes."""
+        out: dict[str, Any] = {
+            "model": self.model,
+            "mode": self.mode.value,
+            "prompt": self.prompt,
+            "duration": self.duration,
+            "resolution": self.resolution,
+        }
+        for name, img in (
+            ("first_frame_image", self.first_frame),
+            ("last_frame_image", self.last_frame),
+            ("subject_image", self.subject),
+        ):
+            if img is not None:
+                out[name] = img.describe()
+        return out
+
+
+def parse_video_request(body: Any) -> VideoRequest:
+    """Validate a create body against the model table; raise InvalidParams on the first fault."""
+    if not isinstance(body, Mapping):
+        raise InvalidParams("invalid params, the request body must be a JSON object")
+    model_name = body.get("model")
+    if not isinstance(model_name, str) or not model_name:
+        raise InvalidParams("invalid params, model is required")
+    model = MODELS.get(model_name)
+    if model is None:
+        raise InvalidParams(
+            f"invalid params, unknown model {model_name!r}; choose one of: {', '.join(MODELS)}"
+        )
+    mode = _mode_of(body)
+    rules = model.modes.get(mode)
+    if rules is None:
+        raise InvalidParams(_mode_refusal(model, mode))
+
+    prompt = body.get("prompt", "")
+    if prompt is None:
+        prompt = ""
+    if not isinstance(prompt, str):
+        raise InvalidParams("invalid params, prompt must be a string")
+    if mode is Mode.T2V and not prompt.strip():
+        raise InvalidParams("invalid params, prompt is required for text to video")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidParams(
+            f"invalid params, prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}"
+        )
+
+    resolution = body.get("resolution")
+    if resolution is None:
+        resolution = rules.default_resolution
+    elif not isinstance(resolution, str) or resolution not in rules.grid:
+        raise InvalidParams(
+            f"invalid params, {model.name} ({MODE_NAMES[mode]}) does not support resolution "
+            f"{resolution!r}; allowed: {', '.join(rules.resolutions)}"
+        )
+    duration = body.get("duration")
+    if duration is None:
+        duration = rules.default_duration
+        if duration not in rules.grid[resolution]:
+            duration = rules.grid[resolution][0]
+    elif isinstance(duration, bool) or not isinstance(duration, int):
+        raise InvalidParams("invalid params, duration must be an integer number of seconds")
+    allowed = rules.grid[resolution]
+    if duration not in allowed:
+        raise InvalidParams(
+            f"invalid params, {model.name} at {resolution} allows duration "
+            f"{' or '.join(map(str, allowed))} seconds, not {duration}"
+        )
+
+    sent: dict[str, Any] = {"model": model.name}
+    if "prompt" in body and body["prompt"] is not None:
+        sent["prompt"] = prompt
+    for name in ("duration", "resolution"):
+        if body.get(name) is not None:
+            sent[name] = body[name]
+    for name in _BOOL_FIELDS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, bool):
+            raise InvalidParams(f"invalid params, {name} must be true or false")
+        if name == "fast_pretreatment" and mode not in (Mode.T2V, Mode.I2V):
+            continue  # not part of the FL2V and S2V schemas: not forwarded
+        sent[name] = value
+
+    callback_url = body.get("callback_url")
+    if callback_url is not None and (not isinstance(callback_url, str) or not is_url(callback_url)):
+        raise InvalidParams("invalid params, callback_url must be an http(s) URL")
+
+    first = _image(body, "first_frame_image") if "first_frame_image" in body else None
+    last = _image(body, "last_frame_image") if mode is Mode.FL2V else None
+    subject = _subject(body) if mode is Mode.S2V else None
+    if mode is Mode.S2V and first is not None:
+        raise InvalidParams("invalid params, subject reference does not take first_frame_image")
+    return VideoRequest(
+        model=model.name,
+        mode=mode,
+        prompt=prompt,
+        duration=duration,
+        resolution=resolution,
+        first_frame=first,
+        last_frame=last,
+        subject=subject,
+        callback_url=callback_url or None,
+        sent=sent,
+    )
+
+
+def _mode_of(body: Mapping[str, Any]) -> Mode:
+    if body.get("subject_reference") is not None:
+        return Mode.S2V
+    if body.get("last_frame_image") is not None:
+        return Mode.FL2V
+    if body.get("first_frame_image") is not None:
+        return Mode.I2V
+    return Mode.T2V
+
+
+def _mode_refusal(model: VideoModel, mode: Mode) -> str:
+    supported = " and ".join(MODE_NAMES[m] for m in model.modes)
+    if mode is Mode.T2V:
+        hint = f"send first_frame_image; {model.name} supports {supported}"
+        if Mode.S2V in model.modes:
+            hint = f"send subject_reference; {model.name} supports {supported}"
+        return f"invalid params, {model.name} does not support text to video: {hint}"
+    field_name = {
+        Mode.I2V: "first_frame_image",
+        Mode.FL2V: "last_frame_image",
+        Mode.S2V: "subject_reference",
+    }[mode]
+    others = ", ".join(models_for(mode))
+    return (
+        f"invalid params, {model.name} does not accept {field_name}: {MODE_NAMES[mode]} "
+        f"is available on {others}"
+    )
+
+
+def _image(body: Mapping[str, Any], name: str) -> ImageInput:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidParams(f"invalid params, {name} must be a URL or a data URL string")
+    return check_image_value(value, name)
+
+
+def check_image_value(value: str, name: str) -> ImageInput:
+    if is_url(value):
+        if len(value) > MAX_URL_CHARS:
+            raise InvalidParams(f"invalid params, {name} URL is longer than {MAX_URL_CHARS}")
+        return ImageInput(value)
+    if is_data_url(value):
+        info = inspect_image(decode_data_url(value, name), name)
+        return ImageInput(value, info.width, info.height)
+    raise InvalidParams(
+        f"invalid params, {name} must be a public http(s) URL or a data URL "
+        "'data:image/<jpeg|png|webp>;base64,...'"
+    )
+
+
+def _subject(body: Mapping[str, Any]) -> ImageInput:
+    refs = body.get("subject_reference")
+    hint = 'subject_reference must be [{"type": "character", "image": ["<URL or data URL>"]}]'
+    if not isinstance(refs, list) or len(refs) != 1 or not isinstance(refs[0], Mapping):
+        raise InvalidParams(f"invalid params, {hint} with exactly one subject")
+    ref = refs[0]
+    if ref.get("type") != "character":
+        raise InvalidParams(f"invalid params, subject_reference type must be 'character'; {hint}")
+    images = ref.get("image")
+    if not isinstance(images, list) or len(images) != 1 or not isinstance(images[0], str):
+        raise InvalidParams(f"invalid params, {hint} with exactly one image")
+    return check_image_value(images[0], "subject_reference image")

@@ -1,0 +1,120 @@
+"""Tasks, their states and how they read in MiniMax's vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class TaskStatus(StrEnum):
+    """The platform's own status of a task."""
+
+    SUBMITTING = "submitting"  # stored, upstream not yet answered
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def public(self) -> str:
+        """What the platform API shows: a submitting task reads as queued."""
+        return TaskStatus.QUEUED.value if self is TaskStatus.SUBMITTING else self.value
+
+
+TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+UNFINISHED = frozenset(TaskStatus) - TERMINAL
+
+
+class UpstreamStatus(StrEnum):
+    """MiniMax's query status strings, capitalised exactly as MiniMax sends them."""
+
+    PREPARING = "Preparing"
+    QUEUEING = "Queueing"
+    PROCESSING = "Processing"
+    SUCCESS = "Success"
+    FAIL = "Fail"
+
+    @classmethod
+    def parse(cls, value: str) -> UpstreamStatus | None:
+        """Read a status case-insensitively (callbacks send lowercase, 'failed')."""
+        low = value.strip().lower()
+        aliases = {"failed": "fail", "succeeded": "success", "queued": "queueing"}
+        low = aliases.get(low, low)
+        for member in cls:
+            if member.value.lower() == low:
+                return member
+        return None
+
+    @property
+    def platform(self) -> TaskStatus:
+        return _TO_PLATFORM[self]
+
+
+_TO_PLATFORM = {
+    UpstreamStatus.PREPARING: TaskStatus.QUEUED,
+    UpstreamStatus.QUEUEING: TaskStatus.QUEUED,
+    UpstreamStatus.PROCESSING: TaskStatus.RUNNING,
+    UpstreamStatus.SUCCESS: TaskStatus.SUCCEEDED,
+    UpstreamStatus.FAIL: TaskStatus.FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFile:
+    """The result of a successful task, as far as the gateway knows it."""
+
+    file_id: str
+    width: int
+    height: int
+    bytes: int | None = None
+    filename: str = "output.mp4"
+    upstream_url: str | None = None
+    upstream_url_expires_at: datetime | None = None
+    storage_key: str | None = None  # set once the gateway holds its own copy
+    sha256: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: int
+    platform_id: str
+    account_id: int
+    api_key_id: int | None
+    model: str
+    mode: str
+    status: TaskStatus
+    upstream_status: UpstreamStatus | None
+    upstream_task_id: str | None
+    channel: str
+    request: dict[str, Any]
+    duration: int
+    resolution: str
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    deadline_at: datetime
+    error_code: int | None
+    error_message: str | None
+    file: VideoFile | None
+    callback_url: str | None = None
+    price: int = 0
+    poll_attempts: int = 0
+
+    @property
+    def minimax_status(self) -> str:
+        """The status as MiniMax's query shows it."""
+        if self.status is TaskStatus.SUCCEEDED:
+            return UpstreamStatus.SUCCESS.value
+        if self.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            return UpstreamStatus.FAIL.value
+        if self.upstream_status is not None:
+            return self.upstream_status.value
+        return UpstreamStatus.PREPARING.value

@@ -1,0 +1,1 @@
+"""The upstream boundary: a small Provider port and its adapters."""

@@ -1,0 +1,150 @@
+"""The MiniMax v1 adapter: talks to any MiniMax v1 base URL (the real service or the sandbox).
+
+All httpx errors are translated here, at the edge, into the UpstreamError family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from reelgate.domain.requests import VideoRequest
+from reelgate.domain.tasks import UpstreamStatus
+from reelgate.errors import (
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from reelgate.providers.base import FileInfo, QueryResult
+
+# MiniMax documents a one-hour lifetime for download URLs (reference 2.4).
+DOWNLOAD_URL_LIFETIME = timedelta(hours=1)
+
+
+@contextmanager
+def _translate(what: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise UpstreamTimeout(f"upstream {what} timed out") from exc
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable(f"upstream {what} failed: {exc.__class__.__name__}") from exc
+
+
+def upstream_body(request: VideoRequest, callback_url: str | None) -> dict[str, Any]:
+    """The create body: exactly the fields the client sent, images included."""
+    body: dict[str, Any] = dict(request.sent)
+    if request.first_frame is not None:
+        body["first_frame_image"] = request.first_frame.value
+    if request.last_frame is not None:
+        body["last_frame_image"] = request.last_frame.value
+    if request.subject is not None:
+        body["subject_reference"] = [{"type": "character", "image": [request.subject.value]}]
+    if callback_url:
+        body["callback_url"] = callback_url
+    return body
+
+
+class MiniMaxProvider:
+    """A MiniMax v1 account reached over HTTP with one shared ``httpx.AsyncClient``."""
+
+    def __init__(self, name: str, base_url: str, api_key: str, client: httpx.AsyncClient) -> None:
+        self.name = name
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._client = client
+
+    def __repr__(self) -> str:  # never show the key
+        return f"MiniMaxProvider({self.name!r}, {self._base!r})"
+
+    async def submit(self, request: VideoRequest, callback_url: str | None = None) -> str:
+        body = upstream_body(request, callback_url)
+        data = await self._call("POST", "/v1/video_generation", json=body)
+        task_id = data.get("task_id")
+        if not task_id:
+            raise UpstreamError("upstream accepted the task but sent no task_id")
+        return str(task_id)
+
+    async def query(self, upstream_task_id: str) -> QueryResult:
+        # A failed task may come with a non-zero code (1026, 1027) next to status "Fail":
+        # that is the task's outcome, not a refusal of the query.
+        data = await self._call(
+            "GET",
+            "/v1/query/video_generation",
+            params={"task_id": upstream_task_id},
+            accept_failed_task=True,
+        )
+        status = UpstreamStatus.parse(str(data.get("status", "")))
+        if status is None:
+            raise UpstreamError(f"upstream sent an unknown status {data.get('status')!r}")
+        base = data.get("base_resp") or {}
+        code = int(base.get("status_code") or 0)
+        file_id = data.get("file_id")
+        return QueryResult(
+            status=status,
+            file_id=str(file_id) if file_id not in (None, "") else None,
+            width=_int(data.get("video_width")),
+            height=_int(data.get("video_height")),
+            error_code=code,
+            error_message=str(data.get("error_message") or (code and base.get("status_msg")) or ""),
+        )
+
+    async def retrieve_file(self, file_id: str) -> FileInfo:
+        data = await self._call("GET", "/v1/files/retrieve", params={"file_id": file_id})
+        file = data.get("file")
+        if not isinstance(file, dict) or not file.get("download_url"):
+            raise UpstreamError("upstream file object has no download_url")
+        created = _int(file.get("created_at"))
+        now = datetime.now(UTC)
+        return FileInfo(
+            file_id=str(file.get("file_id", file_id)),
+            bytes=_int(file.get("bytes")),
+            filename=str(file.get("filename") or "output.mp4"),
+            download_url=str(file["download_url"]),
+            created_at=datetime.fromtimestamp(created, UTC) if created else None,
+            expires_at=now + DOWNLOAD_URL_LIFETIME,
+        )
+
+    async def download(self, url: str) -> AsyncIterator[bytes]:
+        with _translate("download"):
+            async with self._client.stream("GET", url) as resp:
+                if resp.status_code != 200:
+                    raise UpstreamUnavailable(f"upstream download answered {resp.status_code}")
+                async for chunk in resp.aiter_bytes(1 << 16):
+                    yield chunk
+
+    async def _call(
+        self, method: str, path: str, *, accept_failed_task: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
+        with _translate(path.rsplit("/", 1)[-1]):
+            resp = await self._client.request(
+                method, self._base + path, headers=self._headers, **kwargs
+            )
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise UpstreamUnavailable(f"upstream answered HTTP {resp.status_code}")
+        try:
+            data = resp.json()
+        except ValueError:
+            raise UpstreamError(f"upstream answered HTTP {resp.status_code} without JSON") from None
+        if not isinstance(data, dict):
+            raise UpstreamError("upstream answered with a JSON value that is not an object")
+        base = data.get("base_resp") or {}
+        code = int(base.get("status_code") or 0)
+        failed_task = accept_failed_task and str(data.get("status", "")).lower() == "fail"
+        if code != 0 and not failed_task:
+            raise UpstreamRejected(code, str(base.get("status_msg") or "upstream error"))
+        if resp.status_code != 200:
+            raise UpstreamUnavailable(f"upstream answered HTTP {resp.status_code}")
+        return data
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None

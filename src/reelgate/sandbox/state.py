@@ -1,0 +1,100 @@
+"""The sandbox's own state on disk, apart from the gateway's: one JSON file per task.
+
+The sandbox keeps working across restarts the way a real service would: task records,
+their inputs and rendered videos live under its data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def new_numeric_id() -> str:
+    """A MiniMax-looking id: a decimal string, unique enough and increasing with time."""
+    return str(time.time_ns() // 1000 * 1000 + secrets.randbelow(1000))
+
+
+@dataclass(slots=True)
+class SandboxTask:
+    task_id: str
+    account: str
+    model: str
+    mode: str
+    prompt: str
+    duration: int
+    resolution: str
+    width: int
+    height: int
+    created_at: float
+    file_id: str
+    inputs: dict[str, str] = field(default_factory=dict)  # role -> file name under inputs/
+    callback_url: str | None = None
+    rendered: bool = False
+    bytes: int = 0
+    fail_code: int = 0
+    fail_message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SandboxState:
+    """Task records in memory, written through to ``<dir>/tasks/<task_id>.json``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.tasks_dir = directory / "tasks"
+        self.files_dir = directory / "files"
+        self.inputs_dir = directory / "inputs"
+        for d in (self.tasks_dir, self.files_dir, self.inputs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._tasks: dict[str, SandboxTask] = {}
+        self._by_file: dict[str, str] = {}
+        for path in sorted(self.tasks_dir.glob("*.json")):
+            task = SandboxTask(**json.loads(path.read_text()))
+            self._index(task)
+
+    def _index(self, task: SandboxTask) -> None:
+        self._tasks[task.task_id] = task
+        self._by_file[task.file_id] = task.task_id
+
+    def secret(self) -> bytes:
+        """The key that signs this sandbox's download URLs, made once."""
+        path = self.dir / "secret"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(secrets.token_bytes(32))
+            os.replace(tmp, path)
+        return path.read_bytes()
+
+    def save(self, task: SandboxTask) -> None:
+        self._index(task)
+        path = self.tasks_dir / f"{task.task_id}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(task)))
+        os.replace(tmp, path)  # atomic: a crash never leaves half a record
+
+    def get(self, task_id: str) -> SandboxTask | None:
+        return self._tasks.get(task_id)
+
+    def by_file(self, file_id: str) -> SandboxTask | None:
+        task_id = self._by_file.get(file_id)
+        return self._tasks.get(task_id) if task_id else None
+
+    def all(self) -> list[SandboxTask]:
+        return list(self._tasks.values())
+
+    def video_path(self, task: SandboxTask) -> Path:
+        return self.files_dir / f"{task.file_id}.mp4"
+
+    def write_input(self, task_id: str, role: str, data: bytes) -> str:
+        name = f"{task_id}-{role}.img"
+        (self.inputs_dir / name).write_bytes(data)
+        return name
+
+    def read_input(self, name: str) -> bytes:
+        return (self.inputs_dir / name).read_bytes()

@@ -1,0 +1,66 @@
+"""Who is calling: API keys for clients, the admin token for operators."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from datetime import UTC, datetime
+
+from reelgate.errors import Forbidden, InvalidApiKey, Unauthorized
+from reelgate.services.keys import hash_secret
+from reelgate.store.accounts import AccountStore, ApiKey
+
+ADMIN_HASH_META = "admin_token_sha256"
+
+
+class Authenticator:
+    """Resolves bearer tokens; keys are cached briefly so a query costs no extra round trip."""
+
+    def __init__(self, accounts: AccountStore, cache_s: float = 2.0) -> None:
+        self._accounts = accounts
+        self._cache_s = cache_s
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._admin_hash: str | None = None
+
+    async def api_key(self, token: str | None) -> ApiKey:
+        if token is None:
+            raise Unauthorized(
+                "authorization header is missing or malformed; "
+                "send 'Authorization: Bearer <API key>'"
+            )
+        digest = hash_secret(token)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and now - hit[0] < self._cache_s:
+            key = hit[1]
+        else:
+            key = await self._accounts.find_key(digest)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now, key)
+        if key is None:
+            raise InvalidApiKey("invalid api key")
+        if key.revoked_at is not None:
+            raise InvalidApiKey("invalid api key: this key was revoked")
+        if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
+            raise InvalidApiKey("invalid api key: this key has expired")
+        if key.account_status != "active":
+            raise Forbidden(f"the account is {key.account_status}")
+        return key
+
+    def forget(self, key_hash: str | None = None) -> None:
+        """Drop cached keys (after a revocation in this process)."""
+        if key_hash is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(key_hash, None)
+
+    async def admin(self, token: str | None) -> None:
+        if token is None:
+            raise Unauthorized("send 'Authorization: Bearer <admin token>'")
+        if self._admin_hash is None:
+            self._admin_hash = await self._accounts.get_meta(ADMIN_HASH_META)
+        if self._admin_hash is None or not hmac.compare_digest(
+            self._admin_hash, hash_secret(token)
+        ):
+            raise Unauthorized("invalid admin token")

@@ -1,0 +1,1 @@
+"""Where the gateway keeps its copies of the videos."""

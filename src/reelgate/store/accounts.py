@@ -1,0 +1,164 @@
+"""Accounts, API keys and the small key/value ``meta`` table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from reelgate.errors import Conflict
+from reelgate.store.tables import accounts, api_keys, meta
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    name: str
+    status: str
+    balance: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    account_id: int
+    name: str
+    prefix: str
+    models: list[str] | None
+    rpm_limit: int | None
+    max_in_flight: int | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+    account_status: str = "active"
+
+
+def _account(row: Any) -> Account:
+    return Account(row.id, row.name, row.status, row.balance, row.created_at)
+
+
+class AccountStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create_account(self, name: str, balance: int = 0) -> Account:
+        now = datetime.now(UTC)
+        try:
+            async with self._engine.begin() as conn:
+                row = (
+                    await conn.execute(
+                        insert(accounts)
+                        .values(name=name, status="active", balance=balance, created_at=now)
+                        .returning(*accounts.c)
+                    )
+                ).one()
+        except IntegrityError:
+            raise Conflict(f"an account named {name!r} exists already") from None
+        return _account(row)
+
+    async def get_account(self, account_id: int) -> Account | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(accounts).where(accounts.c.id == account_id))
+            ).one_or_none()
+        return _account(row) if row else None
+
+    async def get_account_by_name(self, name: str) -> Account | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(accounts).where(accounts.c.name == name))
+            ).one_or_none()
+        return _account(row) if row else None
+
+    async def count_accounts(self) -> int:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(accounts.c.id).limit(1))).all()
+        return len(rows)
+
+    async def create_key(
+        self,
+        *,
+        account_id: int,
+        name: str,
+        prefix: str,
+        key_hash: str,
+        models: list[str] | None = None,
+        rpm_limit: int | None = None,
+        max_in_flight: int | None = None,
+        expires_at: datetime | None = None,
+    ) -> ApiKey:
+        now = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    insert(api_keys)
+                    .values(
+                        account_id=account_id,
+                        name=name,
+                        prefix=prefix,
+                        hash=key_hash,
+                        models=models,
+                        rpm_limit=rpm_limit,
+                        max_in_flight=max_in_flight,
+                        expires_at=expires_at,
+                        created_at=now,
+                    )
+                    .returning(*api_keys.c)
+                )
+            ).one()
+        return _key(row, "active")
+
+    async def find_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, with its account's status, or None."""
+        query = (
+            select(api_keys, accounts.c.status.label("account_status"))
+            .join(accounts, accounts.c.id == api_keys.c.account_id)
+            .where(api_keys.c.hash == key_hash)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        return _key(row, row.account_status) if row else None
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._engine.connect() as conn:
+            return (
+                await conn.execute(select(meta.c.value).where(meta.c.key == key))
+            ).scalar_one_or_none()
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._engine.begin() as conn:
+            done = await conn.execute(update(meta).where(meta.c.key == key).values(value=value))
+            if done.rowcount == 0:
+                await conn.execute(insert(meta).values(key=key, value=value))
+
+    async def claim_meta(self, key: str, value: str) -> tuple[str, bool]:
+        """Store ``value`` under ``key`` unless one is there: (the stored value, whether ours)."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(meta).values(key=key, value=value))
+            return value, True
+        except IntegrityError:  # another process got there first
+            stored = await self.get_meta(key)
+            assert stored is not None
+            return stored, False
+
+
+def _key(row: Any, account_status: str) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        prefix=row.prefix,
+        models=row.models,
+        rpm_limit=row.rpm_limit,
+        max_in_flight=row.max_in_flight,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        created_at=row.created_at,
+        account_status=account_status,
+    )

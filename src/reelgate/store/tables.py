@@ -1,0 +1,135 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; see migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite's INTEGER PRIMARY KEY is the rowid only when spelled INTEGER; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        dt: datetime = value
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("status", String(20), nullable=False, default="active"),
+    Column("balance", BigInteger, nullable=False, default=0),  # minor units
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("models", JSON, nullable=True),  # None = every model
+    Column("rpm_limit", Integer, nullable=True),
+    Column("max_in_flight", Integer, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("platform_id", String(40), nullable=False, unique=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("api_key_id", BigInteger, ForeignKey("api_keys.id"), nullable=True),
+    Column("model", String(64), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("upstream_status", String(16), nullable=True),
+    Column("upstream_task_id", String(64), nullable=True),
+    Column("channel", String(64), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("duration", Integer, nullable=False),
+    Column("resolution", String(8), nullable=False),
+    Column("price", BigInteger, nullable=False, default=0),
+    Column("callback_url", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("deadline_at", UTCDateTime, nullable=False),
+    Column("error_code", Integer, nullable=True),
+    Column("error_message", Text, nullable=True),
+    # tracking
+    Column("next_poll_at", UTCDateTime, nullable=True),
+    Column("poll_attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    # the result
+    Column("file_id", String(64), nullable=True),
+    Column("file_bytes", BigInteger, nullable=True),
+    Column("file_width", Integer, nullable=True),
+    Column("file_height", Integer, nullable=True),
+    Column("file_name", String(200), nullable=True),
+    Column("file_upstream_url", Text, nullable=True),
+    Column("file_upstream_expires_at", UTCDateTime, nullable=True),
+    Column("file_storage_key", String(200), nullable=True),
+    Column("file_sha256", String(64), nullable=True),
+    Column("file_created_at", UTCDateTime, nullable=True),
+    Column("file_copy_pending", Boolean, nullable=False, default=False),
+    Index("ix_tasks_account_created", "account_id", "id"),
+    Index("ix_tasks_upstream", "upstream_task_id"),
+    Index("ix_tasks_file", "file_id"),
+    Index("ix_tasks_due", "status", "next_poll_at"),
+)

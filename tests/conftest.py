@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import API_KEY, MiniMax, Server, fresh_database, on_postgres
+
+
+def pytest_report_header() -> str:
+    return "store: PostgreSQL" if on_postgres() else "store: SQLite"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One gateway process per test module, on a store of its own."""
+    data_dir = tmp_path_factory.mktemp("gateway")
+    with fresh_database(data_dir) as url:
+        srv = Server(data_dir=data_dir, database_url=url).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+@pytest.fixture
+def minimax(server: Server) -> Iterator[MiniMax]:
+    client = MiniMax(server.url + "/minimaxi", API_KEY)
+    yield client
+    client.http.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

@@ -1,0 +1,107 @@
+"""The store on the configured database: migrations, compare-and-set, leases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from reelgate.domain.ids import new_platform_id
+from reelgate.domain.tasks import TaskStatus, UpstreamStatus, VideoFile
+from reelgate.store import database
+from reelgate.store.accounts import AccountStore
+from reelgate.store.tasks import NewTask, TaskStore
+from tests.support import fresh_database
+
+
+@pytest.fixture
+async def stores(tmp_path: Path) -> AsyncIterator[tuple[AccountStore, TaskStore]]:
+    with fresh_database(tmp_path) as url:
+        engine = database.create_engine(url)
+        try:
+            await database.upgrade(engine)
+            assert await database.current_revision(engine) == database.head_revision()
+            yield AccountStore(engine), TaskStore(engine)
+        finally:
+            await engine.dispose()
+
+
+async def _task(accounts: AccountStore, tasks: TaskStore, account_name: str = "a") -> int:
+    account = await accounts.get_account_by_name(account_name) or await accounts.create_account(
+        account_name
+    )
+    now = datetime.now(UTC)
+    task = await tasks.insert(
+        NewTask(
+            platform_id=new_platform_id(),
+            account_id=account.id,
+            api_key_id=None,
+            model="T2V-01",
+            mode="t2v",
+            channel="sandbox",
+            request={"prompt": "x"},
+            duration=6,
+            resolution="720P",
+            price=0,
+            callback_url=None,
+            deadline_at=now + timedelta(hours=2),
+        ),
+        now,
+    )
+    submitted = await tasks.mark_submitted(task.id, f"up-{task.id}", now, now)
+    assert submitted is not None and submitted.status is TaskStatus.QUEUED
+    return task.id
+
+
+FILE = VideoFile(file_id="42", width=1280, height=720, bytes=10)
+
+
+async def test_migrations_are_idempotent(stores: tuple[AccountStore, TaskStore]) -> None:
+    accounts, _ = stores
+    await database.upgrade(accounts._engine)
+
+
+async def test_terminal_transition_happens_once(stores: tuple[AccountStore, TaskStore]) -> None:
+    accounts, tasks = stores
+    task_id = await _task(accounts, tasks)
+    now = datetime.now(UTC)
+    results = await asyncio.gather(
+        tasks.record_success(task_id, FILE, now),
+        tasks.record_failure(task_id, 1000, "boom", now),
+        tasks.record_success(task_id, FILE, now),
+    )
+    assert sum(r is not None for r in results) == 1
+    # a later poll result is ignored once the task is finished
+    late = await tasks.record_progress(task_id, "x", UpstreamStatus.PROCESSING, now, 1, now)
+    assert late is None
+
+
+async def test_claims_never_overlap(stores: tuple[AccountStore, TaskStore]) -> None:
+    accounts, tasks = stores
+    ids = {await _task(accounts, tasks) for _ in range(30)}
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    claims = await asyncio.gather(
+        *(tasks.claim_due(f"w{i}", now, 10, timedelta(seconds=30)) for i in range(5))
+    )
+    claimed = [t.id for batch in claims for t in batch]
+    assert len(claimed) == len(set(claimed)) == 30
+    assert set(claimed) == ids
+    # leased: nothing more to claim until the lease runs out
+    assert await tasks.claim_due("late", now, 100, timedelta(seconds=30)) == []
+    expired = now + timedelta(seconds=31)
+    assert len(await tasks.claim_due("next", expired, 100, timedelta(seconds=30))) == 30
+
+
+async def test_lookup_by_either_id_is_per_account(stores: tuple[AccountStore, TaskStore]) -> None:
+    accounts, tasks = stores
+    task_id = await _task(accounts, tasks, "owner")
+    other = await accounts.create_account("other")
+    task = await tasks.get_by_id(task_id)
+    assert task is not None and task.upstream_task_id is not None
+    assert await tasks.get(task.account_id, task.platform_id) == task
+    assert await tasks.get(task.account_id, task.upstream_task_id) == task
+    assert await tasks.get(other.id, task.platform_id) is None
+    assert await tasks.get(other.id, task.upstream_task_id) is None

@@ -1,0 +1,202 @@
+"""Test support: real gateway processes, fresh databases and test images."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image, ImageDraw
+
+ADMIN_TOKEN = "rg-admin-test-token"
+API_KEY = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
+SANDBOX_KEY = "sandbox-key"
+
+
+def test_database() -> str:
+    """'sqlite' (the default) or a PostgreSQL URL, from REELGATE_TEST_DATABASE."""
+    return os.environ.get("REELGATE_TEST_DATABASE", "sqlite")
+
+
+def on_postgres() -> bool:
+    return test_database().startswith("postgresql")
+
+
+@contextmanager
+def fresh_database(data_dir: Path) -> Iterator[str]:
+    """A database URL nobody else uses: a new PostgreSQL database, or SQLite in data_dir."""
+    url = test_database()
+    if not url.startswith("postgresql"):
+        yield f"sqlite+aiosqlite:///{data_dir / 'reelgate.db'}"
+        return
+    name = f"rg_test_{uuid.uuid4().hex[:12]}"
+    admin_url = url.replace("+asyncpg", "")
+    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        subprocess.run(
+            ["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+            check=False,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A ``reelgate serve`` (or ``reelgate sandbox``) process, started and stopped by tests."""
+
+    data_dir: Path
+    database_url: str
+    command: str = "serve"
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Server:
+        env = {
+            **os.environ,
+            "REELGATE_DATA_DIR": str(self.data_dir),
+            "REELGATE_DATABASE_URL": self.database_url,
+            "REELGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "REELGATE_BOOTSTRAP_API_KEY": API_KEY,
+            "REELGATE_SANDBOX_ALLOW_PRIVATE_URLS": "true",
+            "REELGATE_POLL_INITIAL_S": "0.3",
+            "REELGATE_POLL_MAX_S": "1.0",
+            **self.env,
+        }
+        self.log_path = self.data_dir / f"{self.command}-{self.port}.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:  # the child keeps its own handle
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "reelgate", self.command, "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        ready = "/readyz" if self.command == "serve" else "/docs"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.url + ready, timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not get ready:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+class MiniMax:
+    """A plain MiniMax v1 client over real HTTP, as an external client would be."""
+
+    def __init__(self, base_url: str, api_key: str | None = API_KEY) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30, trust_env=False)
+
+    def __enter__(self) -> MiniMax:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def create(self, body: Any) -> dict[str, Any]:
+        resp = self.http.post("/v1/video_generation", json=body)
+        assert resp.status_code == 200, resp.text
+        assert resp.headers.get("trace-id")
+        return resp.json()  # type: ignore[no-any-return]
+
+    def query(self, task_id: str) -> dict[str, Any]:
+        resp = self.http.get("/v1/query/video_generation", params={"task_id": task_id})
+        assert resp.status_code == 200, resp.text
+        return resp.json()  # type: ignore[no-any-return]
+
+    def retrieve(self, file_id: str) -> dict[str, Any]:
+        resp = self.http.get("/v1/files/retrieve", params={"file_id": file_id})
+        assert resp.status_code == 200, resp.text
+        return resp.json()  # type: ignore[no-any-return]
+
+    def wait(self, task_id: str, timeout: float = 90.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = self.query(task_id)
+            if data["status"] in ("Success", "Fail"):
+                return data
+            time.sleep(0.2)
+        raise AssertionError(f"task {task_id} did not finish in {timeout} s: {data}")
+
+
+def image_bytes(width: int, height: int, fmt: str = "PNG", seed: int = 1) -> bytes:
+    """A textured test picture (so that motion and likeness can be measured)."""
+    img = Image.new("RGB", (width, height), (30 + seed * 40 % 200, 90, 160))
+    draw = ImageDraw.Draw(img)
+    step = max(8, min(width, height) // 12)
+    for i, x in enumerate(range(0, width, step)):
+        for j, y in enumerate(range(0, height, step)):
+            if (i + j + seed) % 3 == 0:
+                colour = ((i * 37 + seed * 50) % 255, (j * 53) % 255, (i * j * 7) % 255)
+                draw.rectangle([x, y, x + step - 2, y + step - 2], fill=colour)
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def count_tasks(database_url: str) -> int:
+    """Rows in the gateway's tasks table, read straight from the store."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> int:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                return int((await conn.execute(text("SELECT count(*) FROM tasks"))).scalar_one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
