@@ -22,12 +22,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate import __version__
+from reelgate.api import admin as admin_api
 from reelgate.api import errors as api_errors
 from reelgate.api import files as files_api
 from reelgate.api import health as health_api
 from reelgate.api import minimax as minimax_api
+from reelgate.api import platform as platform_api
 from reelgate.api.schemas import CreateRequest
 from reelgate.domain.polling import PollSchedule
+from reelgate.domain.pricing import PriceTable
 from reelgate.providers.base import Provider
 from reelgate.providers.minimax import MiniMaxProvider
 from reelgate.sandbox.app import create_sandbox_app
@@ -35,15 +38,19 @@ from reelgate.sandbox.pool import RenderPool
 from reelgate.sandbox.service import Sandbox
 from reelgate.sandbox.state import SandboxState
 from reelgate.sandbox.timeline import timeline_for
+from reelgate.services.accounts import AccountService
 from reelgate.services.auth import Authenticator
 from reelgate.services.bootstrap import Credentials, bootstrap, signing_secret
+from reelgate.services.events import EventBus
 from reelgate.services.files import FileService
+from reelgate.services.limits import LocalRateLimiter
 from reelgate.services.tasks import TaskService
 from reelgate.services.tracker import Tracker
 from reelgate.settings import SANDBOX_MOUNT, Settings
 from reelgate.storage.local import LocalStorage
 from reelgate.store import database
 from reelgate.store.accounts import AccountStore
+from reelgate.store.reports import Reports
 from reelgate.store.tasks import TaskStore
 from reelgate.wire import TraceIdMiddleware
 
@@ -79,10 +86,12 @@ class Gateway:
     accounts: AccountStore
     tasks: TaskStore
     auth: Authenticator
+    account_service: AccountService
     provider: Provider
     task_service: TaskService
     file_service: FileService
     tracker: Tracker
+    events: EventBus
     client: httpx.AsyncClient
     background: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -110,7 +119,8 @@ async def open_gateway(
     try:
         await database.upgrade(engine)
         accounts = AccountStore(engine)
-        tasks = TaskStore(engine)
+        events = EventBus()
+        tasks = TaskStore(engine, on_change=events.notify)
         creds = await bootstrap(accounts, settings)
         if creds is not None and announce is not None:
             announce(creds)
@@ -143,18 +153,22 @@ async def open_gateway(
             provider=provider,
             schedule=schedule,
             deadline=timedelta(seconds=settings.task_deadline_s),
+            prices=PriceTable.load(settings.prices_file),
             on_submitted=tracker.wake if worker else None,
         )
+        auth = Authenticator(accounts, LocalRateLimiter())
         gw = Gateway(
             settings=settings,
             engine=engine,
             accounts=accounts,
             tasks=tasks,
-            auth=Authenticator(accounts),
+            auth=auth,
+            account_service=AccountService(accounts=accounts, reports=Reports(engine), auth=auth),
             provider=provider,
             task_service=service,
             file_service=files,
             tracker=tracker,
+            events=events,
             client=client,
         )
         if worker:
@@ -210,6 +224,8 @@ def create_app(
     app.add_middleware(TraceIdMiddleware)
     api_errors.install(app)
     app.include_router(minimax_api.router)
+    app.include_router(platform_api.router)
+    app.include_router(admin_api.router)
     app.include_router(files_api.router)
     app.include_router(health_api.router)
     if sandbox is not None:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     bootstrap_api_key: SecretStr | None = Field(
         None, description="Fixes the default account's first API key at bootstrap."
     )
+    bootstrap_balance: int = Field(
+        100_000, description="Credit (minor units) the default account starts with."
+    )
     secret_key: SecretStr | None = Field(
         None, description="Signs download URLs; generated and kept in the store if unset."
     )
@@ -43,6 +46,9 @@ class Settings(BaseSettings):
     minimax_base_url: str = DEFAULT_MINIMAX_BASE_URL
     upstream_timeout_s: float = 30.0
 
+    prices_file: Path | None = Field(
+        None, description="A price table (TOML) replacing the shipped defaults."
+    )
     download_url_ttl_s: int = Field(3600, description="Lifetime of signed download URLs.")
     task_deadline_s: int = Field(7200, description="An unfinished task fails after this long.")
     poll_initial_s: float = Field(1.0, description="First poll this long after submit.")

@@ -70,12 +70,14 @@ async def test_terminal_transition_happens_once(stores: tuple[AccountStore, Task
     now = datetime.now(UTC)
     results = await asyncio.gather(
         tasks.record_success(task_id, FILE, now),
-        tasks.record_failure(task_id, 1000, "boom", now),
+        tasks.record_failure(task_id, 1000, "boom", now, reason="upstream_failed"),
         tasks.record_success(task_id, FILE, now),
     )
     assert sum(r is not None for r in results) == 1
     # a later poll result is ignored once the task is finished
-    late = await tasks.record_progress(task_id, "x", UpstreamStatus.PROCESSING, now, 1, now)
+    task = await tasks.get_by_id(task_id)
+    assert task is not None
+    late = await tasks.record_progress(task, "x", UpstreamStatus.PROCESSING, now, now)
     assert late is None
 
 

@@ -103,6 +103,7 @@ class Task:
     deadline_at: datetime
     error_code: int | None
     error_message: str | None
+    error_reason: str | None
     file: VideoFile | None
     callback_url: str | None = None
     price: int = 0
@@ -118,3 +119,24 @@ class Task:
         if self.upstream_status is not None:
             return self.upstream_status.value
         return UpstreamStatus.PREPARING.value
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One status change of a task, numbered from 1 in the order they happened."""
+
+    seq: int
+    status: TaskStatus
+    upstream_status: UpstreamStatus | None
+    created_at: datetime
+
+
+class FailureReason(StrEnum):
+    """Why a task ended without a video: machine-readable, next to the code and message."""
+
+    UPSTREAM_FAILED = "upstream_failed"
+    UPSTREAM_REFUSED = "upstream_refused"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
+    CANCELLED = "cancelled"
+    LOST = "lost_upstream"
+    INTERRUPTED = "interrupted"

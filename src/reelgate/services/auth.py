@@ -6,8 +6,9 @@ import hmac
 import time
 from datetime import UTC, datetime
 
-from reelgate.errors import Forbidden, InvalidApiKey, Unauthorized
+from reelgate.errors import Forbidden, InvalidApiKey, RateLimited, Unauthorized
 from reelgate.services.keys import hash_secret
+from reelgate.services.limits import RateLimiter
 from reelgate.store.accounts import AccountStore, ApiKey
 
 ADMIN_HASH_META = "admin_token_sha256"
@@ -16,8 +17,9 @@ ADMIN_HASH_META = "admin_token_sha256"
 class Authenticator:
     """Resolves bearer tokens; keys are cached briefly so a query costs no extra round trip."""
 
-    def __init__(self, accounts: AccountStore, cache_s: float = 2.0) -> None:
+    def __init__(self, accounts: AccountStore, limiter: RateLimiter, cache_s: float = 2.0) -> None:
         self._accounts = accounts
+        self._limiter = limiter
         self._cache_s = cache_s
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._admin_hash: str | None = None
@@ -46,6 +48,13 @@ class Authenticator:
             raise InvalidApiKey("invalid api key: this key has expired")
         if key.account_status != "active":
             raise Forbidden(f"the account is {key.account_status}")
+        if key.rpm_limit is not None and not await self._limiter.allow(
+            f"rpm:{key.id}", key.rpm_limit, 60.0
+        ):
+            raise RateLimited(
+                f"rate limit exceeded: this key allows {key.rpm_limit} requests per minute "
+                "(rpm_limit); retry later"
+            )
         return key
 
     def forget(self, key_hash: str | None = None) -> None:

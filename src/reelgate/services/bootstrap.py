@@ -65,6 +65,8 @@ async def bootstrap(accounts: AccountStore, settings: Settings) -> Credentials |
         account = await accounts.create_account(DEFAULT_ACCOUNT)
     except Conflict:  # another replica bootstrapped at the same moment
         return None
+    if settings.bootstrap_balance:
+        await accounts.top_up(account.id, settings.bootstrap_balance, "starting credit")
     key = issue_key(fixed_key)
     await accounts.create_key(
         account_id=account.id, name="bootstrap", prefix=key.prefix, key_hash=key.hash

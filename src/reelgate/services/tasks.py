@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reelgate.domain.ids import new_platform_id
 from reelgate.domain.polling import PollSchedule
+from reelgate.domain.pricing import PriceTable
 from reelgate.domain.requests import VideoRequest, parse_video_request
-from reelgate.domain.tasks import Task
-from reelgate.errors import NotFound, UpstreamError
+from reelgate.domain.tasks import FailureReason, Task, TaskEvent, TaskStatus
+from reelgate.errors import Conflict, Forbidden, InvalidParams, NotFound, UpstreamError
 from reelgate.providers.base import Provider
 from reelgate.store.accounts import ApiKey
-from reelgate.store.tasks import NewTask, TaskStore
+from reelgate.store.tasks import NewTask, TaskFilter, TaskStore
 
 log = logging.getLogger(__name__)
 
 # Decoding a large inline image takes milliseconds; keep it off the event loop.
 _INLINE_IN_THREAD_BYTES = 256 * 1024
 TASK_NOT_FOUND = "invalid params, task not found"
+CANCELLED_MESSAGE = "the task was cancelled by the client"
+MAX_PAGE = 200
+_FINISHED_VERB = {
+    TaskStatus.SUCCEEDED: "succeeded",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "been cancelled",
+}
 FILE_NOT_FOUND = "invalid params, file not found"
 
 
@@ -32,29 +41,44 @@ class TaskService:
         provider: Provider,
         schedule: PollSchedule,
         deadline: timedelta,
+        prices: PriceTable,
         on_submitted: Any = None,
     ) -> None:
         self._tasks = tasks
         self._provider = provider
         self._schedule = schedule
         self._deadline = deadline
+        self._prices = prices
         self._on_submitted = on_submitted  # wakes the tracker
 
-    async def create(self, key: ApiKey, body: Any, body_size: int = 0) -> Task:
-        """Validate, store, submit upstream and record the upstream id.
+    async def create(
+        self, key: ApiKey, body: Any, body_size: int = 0, deadline_s: float | None = None
+    ) -> Task:
+        """Validate, reserve the price, store, submit upstream and record the upstream id.
 
-        A request the upstream refuses leaves nothing behind in the store.
+        Invalid input, a model the key may not use, a missing balance or a full in-flight
+        limit are refused before anything is stored or sent. An upstream refusal fails
+        the task and releases its reservation.
         """
         if body_size > _INLINE_IN_THREAD_BYTES:
             request = await asyncio.to_thread(parse_video_request, body)
         else:
             request = parse_video_request(body)
+        if key.models is not None and request.model not in key.models:
+            raise Forbidden(
+                f"this API key may not use {request.model}; it may use: "
+                f"{', '.join(key.models) or 'no model'}"
+            )
+        price = self._prices.price(request.model, request.resolution, request.duration)
         now = datetime.now(UTC)
-        task = await self._tasks.insert(self._new_task(key, request, now), now)
+        deadline = self._deadline
+        if deadline_s is not None:
+            deadline = min(deadline, timedelta(seconds=deadline_s))
+        task = await self._tasks.insert(self._new_task(key, request, price, now + deadline), now)
         try:
             upstream_id = await self._provider.submit(request)
-        except UpstreamError:
-            await self._tasks.delete_unsubmitted(task.id)
+        except UpstreamError as exc:
+            await self._tasks.mark_refused(task.id, exc.code, exc.message, datetime.now(UTC))
             raise
         except BaseException:
             # Cancelled mid-call: we cannot know whether the upstream took it. Leave the
@@ -71,7 +95,9 @@ class TaskService:
             self._on_submitted()
         return submitted
 
-    def _new_task(self, key: ApiKey, request: VideoRequest, now: datetime) -> NewTask:
+    def _new_task(
+        self, key: ApiKey, request: VideoRequest, price: int, deadline_at: datetime
+    ) -> NewTask:
         return NewTask(
             platform_id=new_platform_id(),
             account_id=key.account_id,
@@ -82,9 +108,10 @@ class TaskService:
             request=request.summary(),
             duration=request.duration,
             resolution=request.resolution,
-            price=0,
+            price=price,
             callback_url=request.callback_url,
-            deadline_at=now + self._deadline,
+            deadline_at=deadline_at,
+            max_in_flight=key.max_in_flight,
         )
 
     async def get(self, account_id: int, any_id: str) -> Task:
@@ -94,8 +121,58 @@ class TaskService:
             raise NotFound(TASK_NOT_FOUND)
         return task
 
+    async def list_page(
+        self, account_id: int, filters: TaskFilter, cursor: str | None, limit: int
+    ) -> tuple[list[Task], str | None]:
+        """A page of the account's tasks, newest first, and the cursor of the next page."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidParams(f"limit must be between 1 and {MAX_PAGE}")
+        before = _decode_cursor(cursor) if cursor else None
+        page = await self._tasks.list_for_account(account_id, filters, before, limit + 1)
+        more = len(page) > limit
+        page = page[:limit]
+        return page, (_encode_cursor(page[-1].id) if more else None)
+
+    async def cancel(self, account_id: int, any_id: str) -> Task:
+        """Cancel an unfinished task and refund it; a finished one is a conflict."""
+        task = await self.get(account_id, any_id)
+        if not task.status.terminal:
+            done = await self._tasks.record_failure(
+                task.id,
+                None,
+                CANCELLED_MESSAGE,
+                datetime.now(UTC),
+                reason=FailureReason.CANCELLED,
+                status=TaskStatus.CANCELLED,
+            )
+            if done is not None:
+                return done
+            # it finished while we were deciding: report how
+            task = await self.get(account_id, any_id)
+        raise Conflict(
+            f"task {task.platform_id} has already {_FINISHED_VERB[task.status]} and cannot be "
+            "cancelled"
+        )
+
+    async def events(self, task: Task, after_seq: int) -> list[TaskEvent]:
+        return await self._tasks.events(task.id, after_seq)
+
     async def by_file(self, account_id: int, file_id: str) -> Task:
         task = await self._tasks.get_by_file(account_id, file_id.strip()) if file_id else None
         if task is None or task.file is None:
             raise NotFound(FILE_NOT_FOUND)
         return task
+
+
+def _encode_cursor(task_id: int) -> str:
+    return base64.urlsafe_b64encode(f"t{task_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("t"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidParams("cursor is not one this API gave out") from None

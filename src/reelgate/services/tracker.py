@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from reelgate.domain.polling import PollSchedule
-from reelgate.domain.tasks import Task, UpstreamStatus, VideoFile
+from reelgate.domain.tasks import FailureReason, Task, UpstreamStatus, VideoFile
 from reelgate.errors import UpstreamError
 from reelgate.providers.base import Provider
 from reelgate.services.files import FileService
@@ -24,12 +24,16 @@ log = logging.getLogger(__name__)
 
 DEADLINE_CODE = 1001
 DEADLINE_MESSAGE = "task deadline exceeded: the upstream did not finish in time"
+NOT_FOUND_CODE = 2013  # what MiniMax answers for a task id it does not know
+LOST_CODE = 1000
+LOST_MESSAGE = "the upstream no longer knows this task"
 INTERRUPTED_CODE = 1000
 INTERRUPTED_MESSAGE = "submission was interrupted before the upstream answered"
 
 
 class Tracker:
     IDLE_TICK_S = 0.2  # how often an idle tracker looks for due tasks
+    FORGOTTEN_AFTER = 3  # polls refused as invalid before the task counts as lost upstream
     SWEEP_EVERY_S = 5.0  # deadlines and pending copies
 
     def __init__(
@@ -104,6 +108,17 @@ class Tracker:
             result = await self._provider.query(task.upstream_task_id)
         except UpstreamError as exc:
             log.info("query of %s failed: %s", task.platform_id, exc)
+            if exc.code == NOT_FOUND_CODE and task.poll_attempts >= self.FORGOTTEN_AFTER:
+                # The upstream accepted the task and now refuses to know it: it is lost.
+                await self._tasks.record_failure(
+                    task.id,
+                    LOST_CODE,
+                    f"{LOST_MESSAGE} ({exc.code}: {exc.message})",
+                    datetime.now(UTC),
+                    reason=FailureReason.LOST,
+                    owner=self.owner,
+                )
+                return
             await self._retry_later(task)
             return
         now = datetime.now(UTC)
@@ -112,12 +127,13 @@ class Tracker:
         elif result.status is UpstreamStatus.FAIL:
             code = result.error_code or 1000
             message = result.error_message or "the upstream reported the task failed"
-            await self._tasks.record_failure(task.id, code, message, now, owner=self.owner)
+            await self._tasks.record_failure(
+                task.id, code, message, now, reason=FailureReason.UPSTREAM_FAILED, owner=self.owner
+            )
         else:
-            attempts = task.poll_attempts + 1
-            delay = self._schedule.delay(attempts, self._rng)
+            delay = self._schedule.delay(task.poll_attempts + 1, self._rng)
             await self._tasks.record_progress(
-                task.id, self.owner, result.status, now + timedelta(seconds=delay), attempts, now
+                task, self.owner, result.status, now + timedelta(seconds=delay), now
             )
 
     async def _succeed(self, task: Task, file_id: str, width: int, height: int) -> None:
@@ -143,21 +159,28 @@ class Tracker:
         await self._tasks.record_success(task.id, file, datetime.now(UTC), owner=self.owner)
 
     async def _retry_later(self, task: Task) -> None:
-        attempts = task.poll_attempts + 1
-        now = datetime.now(UTC)
-        delay = self._schedule.delay(attempts, self._rng)
-        await self._tasks.reschedule(
-            task.id, self.owner, now + timedelta(seconds=delay), attempts, now
-        )
+        delay = self._schedule.delay(task.poll_attempts + 1, self._rng)
+        await self._tasks.reschedule(task, self.owner, datetime.now(UTC) + timedelta(seconds=delay))
 
     async def sweep(self) -> None:
         """Settle what polling alone cannot: deadlines, interrupted submits, pending copies."""
         now = datetime.now(UTC)
         for task in await self._tasks.overdue(now, 100):
-            await self._tasks.record_failure(task.id, DEADLINE_CODE, DEADLINE_MESSAGE, now)
+            await self._tasks.record_failure(
+                task.id,
+                DEADLINE_CODE,
+                DEADLINE_MESSAGE,
+                now,
+                reason=FailureReason.DEADLINE_EXCEEDED,
+            )
         for task in await self._tasks.stale_submitting(now - self._submit_grace):
             await self._tasks.record_failure(
-                task.id, INTERRUPTED_CODE, INTERRUPTED_MESSAGE, now, from_statuses=["submitting"]
+                task.id,
+                INTERRUPTED_CODE,
+                INTERRUPTED_MESSAGE,
+                now,
+                reason=FailureReason.INTERRUPTED,
+                from_statuses=["submitting"],
             )
         for task in await self._tasks.pending_copies(20):
             await self._copy_pending(task)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reelgate.errors import Conflict
+from reelgate.errors import Conflict, InvalidParams, NotFound
+from reelgate.store.money import move
 from reelgate.store.tables import accounts, api_keys, meta
 
 
@@ -67,6 +68,72 @@ class AccountStore:
                 await conn.execute(select(accounts).where(accounts.c.id == account_id))
             ).one_or_none()
         return _account(row) if row else None
+
+    async def top_up(self, account_id: int, amount: int, note: str | None = None) -> int:
+        """Add credit; returns the new balance."""
+        if amount <= 0:
+            raise InvalidParams("a top-up must be a positive whole number of minor units")
+        async with self._engine.begin() as conn:
+            exists = await conn.execute(
+                update(accounts).where(accounts.c.id == account_id).values(id=accounts.c.id)
+            )
+            if exists.rowcount == 0:
+                raise NotFound("no such account")
+            return await move(
+                conn,
+                account_id=account_id,
+                kind="topup",
+                amount=amount,
+                now=datetime.now(UTC),
+                note=note,
+            )
+
+    async def list_accounts(self) -> list[Account]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(accounts).order_by(accounts.c.id))).all()
+        return [_account(r) for r in rows]
+
+    async def set_status(self, account_id: int, status: str) -> Account | None:
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == account_id)
+                    .values(status=status)
+                    .returning(*accounts.c)
+                )
+            ).one_or_none()
+        return _account(row) if row else None
+
+    async def list_keys(self, account_id: int) -> list[ApiKey]:
+        query = (
+            select(api_keys, accounts.c.status.label("account_status"))
+            .join(accounts, accounts.c.id == api_keys.c.account_id)
+            .where(api_keys.c.account_id == account_id)
+            .order_by(api_keys.c.id)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_key(r, r.account_status) for r in rows]
+
+    async def revoke_key(self, key_id: int) -> ApiKey | None:
+        now = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(api_keys)
+                    .where(api_keys.c.id == key_id)
+                    .values(revoked_at=func.coalesce(api_keys.c.revoked_at, now))
+                    .returning(*api_keys.c)
+                )
+            ).one_or_none()
+        return _key(row, "active") if row else None
+
+    async def key_hash(self, key_id: int) -> str | None:
+        async with self._engine.connect() as conn:
+            return (
+                await conn.execute(select(api_keys.c.hash).where(api_keys.c.id == key_id))
+            ).scalar_one_or_none()
 
     async def get_account_by_name(self, name: str) -> Account | None:
         async with self._engine.connect() as conn:

@@ -111,6 +111,8 @@ tasks = Table(
     Column("deadline_at", UTCDateTime, nullable=False),
     Column("error_code", Integer, nullable=True),
     Column("error_message", Text, nullable=True),
+    Column("error_reason", String(32), nullable=True),
+    Column("event_seq", Integer, nullable=False, default=0),
     # tracking
     Column("next_poll_at", UTCDateTime, nullable=True),
     Column("poll_attempts", Integer, nullable=False, default=0),
@@ -129,7 +131,38 @@ tasks = Table(
     Column("file_created_at", UTCDateTime, nullable=True),
     Column("file_copy_pending", Boolean, nullable=False, default=False),
     Index("ix_tasks_account_created", "account_id", "id"),
+    Index("ix_tasks_key_status", "api_key_id", "status"),
     Index("ix_tasks_upstream", "upstream_task_id"),
     Index("ix_tasks_file", "file_id"),
     Index("ix_tasks_due", "status", "next_poll_at"),
+)
+
+# Append-only: an account's balance always equals the sum of its entries' amounts.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("task_id", BigInteger, ForeignKey("tasks.id"), nullable=True),
+    Column("kind", String(16), nullable=False),  # topup reserve capture release refund
+    Column("amount", BigInteger, nullable=False),  # signed, minor units
+    Column("balance_after", BigInteger, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_ledger_account", "account_id", "id"),
+    # each money movement of a task happens at most once, whatever races for it
+    Index("uq_ledger_task_kind", "task_id", "kind", unique=True),
+)
+
+# One row per status change of a task, numbered per task: the SSE stream replays them.
+task_events = Table(
+    "task_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, ForeignKey("tasks.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("upstream_status", String(16), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("uq_task_events_task_seq", "task_id", "seq", unique=True),
 )

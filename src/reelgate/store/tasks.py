@@ -1,14 +1,17 @@
-"""Tasks: insert, look up, claim for tracking and record changes by compare-and-set.
+"""Tasks: insert with a reservation, look up, claim for tracking, and change state.
 
-Every state change is one ``UPDATE ... WHERE status IN (unfinished)`` so that exactly
-one writer wins however many trackers, retries or restarts race for a task.
+Every state change is one ``UPDATE ... WHERE status IN (...) RETURNING`` (compare-and-set),
+and the event and the money movement that belong to it are written in the same
+transaction, so each happens exactly once however many trackers, cancels, retries or
+restarts race for a task. A transaction always starts with a write, so SQLite takes its
+write lock up front and never deadlocks upgrading a read lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
@@ -17,11 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from reelgate.domain.tasks import (
     UNFINISHED,
     Task,
+    TaskEvent,
     TaskStatus,
     UpstreamStatus,
     VideoFile,
 )
-from reelgate.store.tables import tasks
+from reelgate.errors import InsufficientBalance, RateLimited
+from reelgate.store.money import move
+from reelgate.store.tables import accounts, ledger, task_events, tasks
 
 _UNFINISHED = [s.value for s in UNFINISHED]
 _TRACKED = [TaskStatus.QUEUED.value, TaskStatus.RUNNING.value]
@@ -41,6 +47,15 @@ class NewTask:
     price: int
     callback_url: str | None
     deadline_at: datetime
+    max_in_flight: int | None = None  # the key's limit, checked under the account's lock
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    status: str | None = None
+    model: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
 
 
 def to_task(row: Any) -> Task:
@@ -78,6 +93,7 @@ def to_task(row: Any) -> Task:
         deadline_at=row.deadline_at,
         error_code=row.error_code,
         error_message=row.error_message,
+        error_reason=row.error_reason,
         file=file,
         callback_url=row.callback_url,
         price=row.price,
@@ -86,54 +102,83 @@ def to_task(row: Any) -> Task:
 
 
 class TaskStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, on_change: Callable[[int], None] | None = None) -> None:
         self._engine = engine
+        self._on_change = on_change  # told the task id after each committed state change
+
+    # -- create ---------------------------------------------------------------------
 
     async def insert(self, new: NewTask, now: datetime) -> Task:
-        values = {
-            "platform_id": new.platform_id,
-            "account_id": new.account_id,
-            "api_key_id": new.api_key_id,
-            "model": new.model,
-            "mode": new.mode,
-            "status": TaskStatus.SUBMITTING.value,
-            "channel": new.channel,
-            "request": new.request,
-            "duration": new.duration,
-            "resolution": new.resolution,
-            "price": new.price,
-            "callback_url": new.callback_url,
-            "created_at": now,
-            "updated_at": now,
-            "deadline_at": new.deadline_at,
-            "poll_attempts": 0,
-            "file_copy_pending": False,
-        }
+        """Reserve the price and store the task, or refuse (1008, 1002) having stored nothing."""
         async with self._engine.begin() as conn:
-            row = (await conn.execute(insert(tasks).values(values).returning(*tasks.c))).one()
-        return to_task(row)
-
-    async def delete_unsubmitted(self, task_id: int) -> None:
-        """Remove a task the upstream refused outright: a refused request leaves nothing."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                tasks.delete().where(
-                    tasks.c.id == task_id, tasks.c.status == TaskStatus.SUBMITTING.value
+            # Writing the account row first locks it: this account's creates queue here,
+            # which makes the balance and in-flight checks below exact.
+            balance = (
+                await conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == new.account_id, accounts.c.balance >= new.price)
+                    .values(balance=accounts.c.balance - new.price)
+                    .returning(accounts.c.balance)
                 )
-            )
+            ).scalar_one_or_none()
+            if balance is None:
+                raise InsufficientBalance(
+                    f"insufficient balance: this task costs {new.price} and the account "
+                    "cannot cover it; top up and retry"
+                )
+            if new.max_in_flight is not None and new.api_key_id is not None:
+                in_flight = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(tasks)
+                        .where(
+                            tasks.c.api_key_id == new.api_key_id, tasks.c.status.in_(_UNFINISHED)
+                        )
+                    )
+                ).scalar_one()
+                if in_flight >= new.max_in_flight:
+                    raise RateLimited(
+                        f"rate limit exceeded: this key allows {new.max_in_flight} tasks in "
+                        "flight (max_in_flight); wait for one to finish"
+                    )
+            row = (
+                await conn.execute(insert(tasks).values(_new_row(new, now)).returning(*tasks.c))
+            ).one()
+            if new.price:
+                await conn.execute(
+                    _ledger_insert(new.account_id, row.id, "reserve", -new.price, balance, now)
+                )
+        return to_task(row)
 
     async def mark_submitted(
         self, task_id: int, upstream_task_id: str, next_poll_at: datetime, now: datetime
     ) -> Task | None:
-        return await self._cas(
+        return await self._transition(
             task_id,
             [TaskStatus.SUBMITTING.value],
+            now=now,
             status=TaskStatus.QUEUED.value,
             upstream_status=UpstreamStatus.PREPARING.value,
             upstream_task_id=upstream_task_id,
             next_poll_at=next_poll_at,
-            updated_at=now,
         )
+
+    async def mark_refused(
+        self, task_id: int, code: int, message: str, now: datetime
+    ) -> Task | None:
+        """The upstream refused the task: it failed before it started; release the money."""
+        return await self._finish(
+            task_id,
+            [TaskStatus.SUBMITTING.value],
+            now=now,
+            money="release",
+            status=TaskStatus.FAILED.value,
+            error_code=code,
+            error_message=message,
+            error_reason="upstream_refused",
+        )
+
+    # -- look up --------------------------------------------------------------------
 
     async def get(self, account_id: int, any_id: str) -> Task | None:
         """The account's task with this platform id or upstream task id."""
@@ -149,15 +194,56 @@ class TaskStore:
     async def get_by_file(self, account_id: int, file_id: str) -> Task | None:
         return await self._one(and_(tasks.c.account_id == account_id, tasks.c.file_id == file_id))
 
-    async def get_by_file_id(self, file_id: str) -> Task | None:
-        return await self._one(tasks.c.file_id == file_id)
-
     async def _one(self, where: ColumnElement[bool]) -> Task | None:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(select(tasks).where(where).order_by(tasks.c.id).limit(1))
             ).one_or_none()
         return to_task(row) if row else None
+
+    async def list_for_account(
+        self, account_id: int, filters: TaskFilter, before_id: int | None, limit: int
+    ) -> list[Task]:
+        """The account's tasks, newest first, strictly older than ``before_id``."""
+        where = [tasks.c.account_id == account_id]
+        if before_id is not None:
+            where.append(tasks.c.id < before_id)
+        if filters.status is not None:
+            # `queued` includes tasks the upstream has not answered yet
+            wanted = [filters.status]
+            if filters.status == TaskStatus.QUEUED.value:
+                wanted.append(TaskStatus.SUBMITTING.value)
+            where.append(tasks.c.status.in_(wanted))
+        if filters.model is not None:
+            where.append(tasks.c.model == filters.model)
+        if filters.created_from is not None:
+            where.append(tasks.c.created_at >= filters.created_from)
+        if filters.created_to is not None:
+            where.append(tasks.c.created_at < filters.created_to)
+        query = select(tasks).where(*where).order_by(tasks.c.id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [to_task(r) for r in rows]
+
+    async def events(self, task_id: int, after_seq: int) -> list[TaskEvent]:
+        query = (
+            select(task_events)
+            .where(task_events.c.task_id == task_id, task_events.c.seq > after_seq)
+            .order_by(task_events.c.seq)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            TaskEvent(
+                seq=r.seq,
+                status=TaskStatus(r.status),
+                upstream_status=UpstreamStatus(r.upstream_status) if r.upstream_status else None,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    # -- tracking -------------------------------------------------------------------
 
     async def claim_due(
         self, owner: str, now: datetime, limit: int, lease: timedelta
@@ -191,55 +277,55 @@ class TaskStore:
 
     async def record_progress(
         self,
-        task_id: int,
+        task: Task,
         owner: str,
         upstream_status: UpstreamStatus,
         next_poll_at: datetime,
-        attempts: int,
         now: datetime,
     ) -> Task | None:
         """Record a non-terminal status and release the lease until the next poll."""
-        return await self._cas(
-            task_id,
+        changed = upstream_status is not task.upstream_status
+        return await self._transition(
+            task.id,
             _TRACKED,
+            now=now,
             owner=owner,
+            event=changed,
             status=upstream_status.platform.value,
             upstream_status=upstream_status.value,
             next_poll_at=next_poll_at,
-            poll_attempts=attempts,
+            poll_attempts=task.poll_attempts + 1,
             lease_owner=None,
             lease_until=None,
-            updated_at=now,
         )
 
-    async def reschedule(
-        self, task_id: int, owner: str, next_poll_at: datetime, attempts: int, now: datetime
-    ) -> None:
+    async def reschedule(self, task: Task, owner: str, next_poll_at: datetime) -> None:
         """Release the lease without a change (the poll failed or said nothing new)."""
-        await self._cas(
-            task_id,
+        await self._transition(
+            task.id,
             _TRACKED,
+            now=None,
             owner=owner,
+            event=False,
             next_poll_at=next_poll_at,
-            poll_attempts=attempts,
+            poll_attempts=task.poll_attempts + 1,
             lease_owner=None,
             lease_until=None,
         )
+
+    # -- finishing ------------------------------------------------------------------
 
     async def record_success(
         self, task_id: int, file: VideoFile, now: datetime, owner: str | None = None
     ) -> Task | None:
-        return await self._cas(
+        return await self._finish(
             task_id,
-            _UNFINISHED,
+            _TRACKED,
+            now=now,
             owner=owner,
+            money="capture",
             status=TaskStatus.SUCCEEDED.value,
             upstream_status=UpstreamStatus.SUCCESS.value,
-            finished_at=now,
-            updated_at=now,
-            next_poll_at=None,
-            lease_owner=None,
-            lease_until=None,
             file_id=file.file_id,
             file_bytes=file.bytes,
             file_width=file.width,
@@ -256,28 +342,27 @@ class TaskStore:
     async def record_failure(
         self,
         task_id: int,
-        code: int,
+        code: int | None,
         message: str,
         now: datetime,
         *,
+        reason: str,
         owner: str | None = None,
         status: TaskStatus = TaskStatus.FAILED,
         from_statuses: Sequence[str] = tuple(_UNFINISHED),
     ) -> Task | None:
-        upstream = UpstreamStatus.FAIL.value
-        return await self._cas(
+        """Fail (or cancel) an unfinished task and refund its price."""
+        return await self._finish(
             task_id,
             list(from_statuses),
+            now=now,
             owner=owner,
+            money="refund",
             status=status.value,
-            upstream_status=upstream,
+            upstream_status=UpstreamStatus.FAIL.value,
             error_code=code,
             error_message=message,
-            finished_at=now,
-            updated_at=now,
-            next_poll_at=None,
-            lease_owner=None,
-            lease_until=None,
+            error_reason=reason,
         )
 
     async def record_copy(
@@ -298,41 +383,22 @@ class TaskStore:
             row = (await conn.execute(stmt)).one_or_none()
         return to_task(row) if row else None
 
-    async def pending_copies(self, limit: int) -> list[Task]:
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(tasks)
-                    .where(tasks.c.file_copy_pending.is_(True))
-                    .order_by(tasks.c.id)
-                    .limit(limit)
-                )
-            ).all()
-        return [to_task(r) for r in rows]
+    # -- sweeping -------------------------------------------------------------------
 
-    async def stale_submitting(self, before: datetime) -> list[Task]:
+    async def pending_copies(self, limit: int) -> list[Task]:
+        return await self._many(tasks.c.file_copy_pending.is_(True), limit)
+
+    async def stale_submitting(self, before: datetime, limit: int = 100) -> list[Task]:
         """Tasks stuck in ``submitting``: the process died between store and upstream answer."""
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(tasks).where(
-                        tasks.c.status == TaskStatus.SUBMITTING.value,
-                        tasks.c.created_at < before,
-                    )
-                )
-            ).all()
-        return [to_task(r) for r in rows]
+        return await self._many(
+            and_(tasks.c.status == TaskStatus.SUBMITTING.value, tasks.c.created_at < before),
+            limit,
+        )
 
     async def overdue(self, now: datetime, limit: int) -> list[Task]:
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(tasks)
-                    .where(tasks.c.status.in_(_TRACKED), tasks.c.deadline_at < now)
-                    .limit(limit)
-                )
-            ).all()
-        return [to_task(r) for r in rows]
+        return await self._many(
+            and_(tasks.c.status.in_(_UNFINISHED), tasks.c.deadline_at < now), limit
+        )
 
     async def count_by_status(self) -> dict[str, int]:
         async with self._engine.connect() as conn:
@@ -341,19 +407,120 @@ class TaskStore:
             ).all()
         return {r[0]: r[1] for r in rows}
 
-    async def _cas(
+    async def _many(self, where: ColumnElement[bool], limit: int) -> list[Task]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(select(tasks).where(where).order_by(tasks.c.id).limit(limit))
+            ).all()
+        return [to_task(r) for r in rows]
+
+    # -- the one way state changes ----------------------------------------------------
+
+    async def _finish(
         self,
         task_id: int,
         from_statuses: Iterable[str],
         *,
+        now: datetime,
+        money: str,
         owner: str | None = None,
         **values: Any,
     ) -> Task | None:
-        """Apply ``values`` if the task is in one of ``from_statuses`` (and leased by ``owner``)."""
+        return await self._transition(
+            task_id,
+            from_statuses,
+            now=now,
+            owner=owner,
+            money=money,
+            finished_at=now,
+            next_poll_at=None,
+            lease_owner=None,
+            lease_until=None,
+            **values,
+        )
+
+    async def _transition(
+        self,
+        task_id: int,
+        from_statuses: Iterable[str],
+        *,
+        now: datetime | None,
+        owner: str | None = None,
+        event: bool = True,
+        money: str | None = None,
+        **values: Any,
+    ) -> Task | None:
+        """Apply ``values`` if the task is in one of ``from_statuses`` (and leased by
+        ``owner``); with it, in the same transaction, its event and its money movement."""
         where = [tasks.c.id == task_id, tasks.c.status.in_(list(from_statuses))]
         if owner is not None:
             where.append(tasks.c.lease_owner == owner)
+        if now is not None:
+            values["updated_at"] = now
+        if event:
+            values["event_seq"] = tasks.c.event_seq + 1
         stmt = update(tasks).where(*where).values(**values).returning(*tasks.c)
         async with self._engine.begin() as conn:
             row = (await conn.execute(stmt)).one_or_none()
-        return to_task(row) if row else None
+            if row is None:
+                return None
+            stamp = now or datetime.now(UTC)
+            if event:
+                await conn.execute(
+                    insert(task_events).values(
+                        task_id=row.id,
+                        seq=row.event_seq,
+                        status=row.status,
+                        upstream_status=row.upstream_status,
+                        created_at=stamp,
+                    )
+                )
+            if money is not None and row.price:
+                amount = 0 if money == "capture" else row.price
+                await move(
+                    conn,
+                    account_id=row.account_id,
+                    task_id=row.id,
+                    kind=money,
+                    amount=amount,
+                    now=stamp,
+                )
+        if event and self._on_change is not None:
+            self._on_change(row.id)
+        return to_task(row)
+
+
+def _new_row(new: NewTask, now: datetime) -> dict[str, Any]:
+    return {
+        "platform_id": new.platform_id,
+        "account_id": new.account_id,
+        "api_key_id": new.api_key_id,
+        "model": new.model,
+        "mode": new.mode,
+        "status": TaskStatus.SUBMITTING.value,
+        "channel": new.channel,
+        "request": new.request,
+        "duration": new.duration,
+        "resolution": new.resolution,
+        "price": new.price,
+        "callback_url": new.callback_url,
+        "created_at": now,
+        "updated_at": now,
+        "deadline_at": new.deadline_at,
+        "poll_attempts": 0,
+        "event_seq": 0,
+        "file_copy_pending": False,
+    }
+
+
+def _ledger_insert(
+    account_id: int, task_id: int, kind: str, amount: int, balance: int, now: datetime
+) -> Any:
+    return insert(ledger).values(
+        account_id=account_id,
+        task_id=task_id,
+        kind=kind,
+        amount=amount,
+        balance_after=balance,
+        created_at=now,
+    )

@@ -166,44 +166,32 @@ def _centre_cutout(data: bytes, spec: SceneInput) -> Image.Image:
     return cut
 
 
-def build_scene(spec: SceneInput) -> Scene:
-    """Assemble everything a render needs; the heavy drawing happens once, here."""
-    if spec.mode not in MODES:
-        raise ValueError(f"unknown mode {spec.mode!r}; expected one of {', '.join(MODES)}")
-    rng = random.Random(spec.seed)
-    groups = parse_camera(spec.prompt)
-    timeline = build_timeline(
-        groups,
-        duration=spec.duration,
-        seed=spec.seed,
-        gentle_default=spec.mode != "fl2v",
-        round_trip=spec.mode == "fl2v",
+def _photo_scene(spec: SceneInput, timeline: CameraTimeline, margin: tuple[int, int]) -> Scene:
+    if spec.first_frame is None:
+        raise ValueError(f"{spec.mode} needs a first frame image")
+    backdrop = _image_backdrop(spec.first_frame, spec, margin, "first frame")
+    fade_to = None
+    sprites: list[Sprite] = []
+    if spec.mode == "fl2v":
+        if spec.last_frame is None:
+            raise ValueError("fl2v needs a last frame image")
+        fade_to = _image_backdrop(spec.last_frame, spec, margin, "last frame")
+    elif timeline.uses_tracking:
+        cutout = _centre_cutout(spec.first_frame, spec)
+        sprites.append(Sprite(cutout, 0.5, 0.5, 1.0, subject=True, bob=0.01))
+    return Scene(
+        spec.width,
+        spec.height,
+        backdrop,
+        timeline,
+        fade_to=fade_to,
+        sprites=tuple(sprites),
+        overlays=_overlays(spec, caption=False),
     )
-    photo = spec.mode in ("i2v", "fl2v")
-    profile = PHOTO_DEPTH if photo else LANDSCAPE_DEPTH
-    margin = required_margin(timeline, spec.width, spec.height, spec.frames, profile)
-    if photo:
-        if spec.first_frame is None:
-            raise ValueError(f"{spec.mode} needs a first frame image")
-        backdrop = _image_backdrop(spec.first_frame, spec, margin, "first frame")
-        fade_to = None
-        sprites: list[Sprite] = []
-        if spec.mode == "fl2v":
-            if spec.last_frame is None:
-                raise ValueError("fl2v needs a last frame image")
-            fade_to = _image_backdrop(spec.last_frame, spec, margin, "last frame")
-        elif timeline.uses_tracking:
-            cutout = _centre_cutout(spec.first_frame, spec)
-            sprites.append(Sprite(cutout, 0.5, 0.5, 1.0, subject=True, bob=0.01))
-        return Scene(
-            spec.width,
-            spec.height,
-            backdrop,
-            timeline,
-            fade_to=fade_to,
-            sprites=tuple(sprites),
-            overlays=_overlays(spec, caption=False),
-        )
+
+
+def _world_scene(spec: SceneInput, timeline: CameraTimeline, margin: tuple[int, int]) -> Scene:
+    rng = random.Random(spec.seed)
     palette = pick_palette(spec.prompt, rng)
     backdrop = _landscape(spec, palette, margin, rng)
     sprites = _trees(spec, palette, rng)
@@ -228,6 +216,25 @@ def build_scene(spec: SceneInput) -> Scene:
         sprites=tuple(sprites),
         overlays=_overlays(spec, caption=True),
     )
+
+
+def build_scene(spec: SceneInput) -> Scene:
+    """Assemble everything a render needs; the heavy drawing happens once, here."""
+    if spec.mode not in MODES:
+        raise ValueError(f"unknown mode {spec.mode!r}; expected one of {', '.join(MODES)}")
+    photo = spec.mode in ("i2v", "fl2v")
+    timeline = build_timeline(
+        parse_camera(spec.prompt),
+        duration=spec.duration,
+        seed=spec.seed,
+        gentle_default=spec.mode != "fl2v",
+        round_trip=spec.mode == "fl2v",
+    )
+    profile = PHOTO_DEPTH if photo else LANDSCAPE_DEPTH
+    margin = required_margin(timeline, spec.width, spec.height, spec.frames, profile)
+    if photo:
+        return _photo_scene(spec, timeline, margin)
+    return _world_scene(spec, timeline, margin)
 
 
 def seed_of(*parts: bytes | str | int | None) -> int:

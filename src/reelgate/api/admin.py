@@ -1,0 +1,160 @@
+"""The operator's API under /admin/v1, behind the admin token."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from reelgate.api.deps import gateway
+from reelgate.api.platform import ERRORS
+from reelgate.store.accounts import Account, ApiKey
+from reelgate.wire import JSONResponse, bearer_token
+
+
+async def _admin(request: Request) -> None:
+    await gateway(request).auth.admin(bearer_token(request))
+
+
+router = APIRouter(
+    prefix="/admin/v1", tags=["Admin"], dependencies=[Depends(_admin)], responses=ERRORS
+)
+
+
+class AccountCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    initial_credit: int = Field(0, ge=0, description="Minor units to start with.")
+
+
+class TopUp(BaseModel):
+    amount: int = Field(gt=0, description="Minor units to add.")
+    note: str | None = None
+
+
+class KeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    models: list[str] | None = Field(None, description="Models it may use; all if left out.")
+    rpm_limit: int | None = Field(None, ge=1, description="Requests per minute.")
+    max_in_flight: int | None = Field(None, ge=1, description="Unfinished tasks at once.")
+    expires_at: datetime | None = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "name": account.name,
+        "status": account.status,
+        "balance": account.balance,
+        "created_at": _iso(account.created_at),
+    }
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "account_id": key.account_id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "models": key.models,
+        "rpm_limit": key.rpm_limit,
+        "max_in_flight": key.max_in_flight,
+        "expires_at": _iso(key.expires_at),
+        "revoked_at": _iso(key.revoked_at),
+        "created_at": _iso(key.created_at),
+    }
+
+
+@router.post("/accounts", status_code=201, summary="Create an account")
+async def create_account(request: Request, body: AccountCreate) -> Response:
+    account = await gateway(request).account_service.create(body.name, body.initial_credit)
+    return JSONResponse(account_json(account), status_code=201)
+
+
+@router.get("/accounts", summary="List accounts")
+async def list_accounts(request: Request) -> Response:
+    accounts = await gateway(request).account_service.list_all()
+    return JSONResponse({"data": [account_json(a) for a in accounts]})
+
+
+@router.get("/accounts/{account_id}", summary="Show an account")
+async def show_account(request: Request, account_id: int) -> Response:
+    return JSONResponse(account_json(await gateway(request).account_service.get(account_id)))
+
+
+@router.post("/accounts/{account_id}/topup", summary="Add credit to an account")
+async def top_up(request: Request, account_id: int, body: TopUp) -> Response:
+    service = gateway(request).account_service
+    return JSONResponse(account_json(await service.top_up(account_id, body.amount, body.note)))
+
+
+@router.post("/accounts/{account_id}/suspend", summary="Suspend an account: its keys stop")
+async def suspend(request: Request, account_id: int) -> Response:
+    service = gateway(request).account_service
+    return JSONResponse(account_json(await service.set_status(account_id, "suspended")))
+
+
+@router.post("/accounts/{account_id}/resume", summary="Resume a suspended account")
+async def resume(request: Request, account_id: int) -> Response:
+    service = gateway(request).account_service
+    return JSONResponse(account_json(await service.set_status(account_id, "active")))
+
+
+@router.post("/accounts/{account_id}/keys", status_code=201, summary="Issue an API key")
+async def create_key(request: Request, account_id: int, body: KeyCreate) -> Response:
+    """The answer holds the key itself, once: only its hash is stored."""
+    key, issued = await gateway(request).account_service.create_key(
+        account_id,
+        name=body.name,
+        models=body.models,
+        rpm_limit=body.rpm_limit,
+        max_in_flight=body.max_in_flight,
+        expires_at=body.expires_at,
+    )
+    return JSONResponse({**key_json(key), "key": issued.plaintext}, status_code=201)
+
+
+@router.get("/accounts/{account_id}/keys", summary="List an account's keys")
+async def list_keys(request: Request, account_id: int) -> Response:
+    keys = await gateway(request).account_service.list_keys(account_id)
+    return JSONResponse({"data": [key_json(k) for k in keys]})
+
+
+@router.post("/keys/{key_id}/revoke", summary="Revoke an API key")
+async def revoke_key(request: Request, key_id: int) -> Response:
+    return JSONResponse(key_json(await gateway(request).account_service.revoke_key(key_id)))
+
+
+@router.get("/accounts/{account_id}/ledger", summary="An account's ledger, newest first")
+async def account_ledger(
+    request: Request, account_id: int, before: int | None = None, limit: int = 100
+) -> Response:
+    entries = await gateway(request).account_service.ledger(account_id, before, min(limit, 1000))
+    data = [{**asdict(e), "created_at": _iso(e.created_at)} for e in entries]
+    return JSONResponse({"data": data})
+
+
+@router.get("/usage", summary="Tasks, seconds of video and spend per account, key, model, day")
+async def usage(
+    request: Request,
+    account_id: int | None = None,
+    key_id: int | None = None,
+    model: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> Response:
+    rows = await gateway(request).account_service.usage(
+        account_id=account_id,
+        api_key_id=key_id,
+        model=model,
+        created_from=created_after,
+        created_to=created_before,
+    )
+    return JSONResponse({"data": [asdict(r) for r in rows]})

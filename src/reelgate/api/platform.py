@@ -1,0 +1,133 @@
+"""The platform's own task API: get by either id, list, cancel, and live events (SSE).
+
+Real HTTP status codes here, with one error body: ``{error: {code, kind, message},
+request_id}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import Response, StreamingResponse
+
+from reelgate.api.deps import gateway
+from reelgate.api.views import ErrorBody, TaskList, TaskObject, event_data, task_object
+from reelgate.store.accounts import ApiKey
+from reelgate.store.tasks import TaskFilter
+from reelgate.wire import JSONResponse, bearer_token
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "Bad request (e.g. a cursor this API did not give out)"),
+        (401, "Missing or invalid API key"),
+        (403, "The key or account may not do this"),
+        (404, "No such task for this key's account"),
+        (409, "The task's state does not allow this"),
+        (422, "A parameter has a value that is not allowed"),
+        (429, "A rate limit of the key was hit"),
+    )
+}
+
+router = APIRouter(prefix="/v1", tags=["Tasks"], responses=ERRORS)
+
+KEEPALIVE_S = 15.0
+RECHECK_S = 1.0  # a change recorded by another process is seen within this long
+
+
+async def _key(request: Request) -> ApiKey:
+    return await gateway(request).auth.api_key(bearer_token(request))
+
+
+@router.get("/tasks/{task_id}", response_model=TaskObject, summary="A task by either id")
+async def get_task(request: Request, task_id: str) -> Response:
+    """Look a task up by its ``platform_id`` or by the upstream's ``task_id``."""
+    gw = gateway(request)
+    key = await _key(request)
+    task = await gw.task_service.get(key.account_id, task_id)
+    return JSONResponse(await task_object(task, gw.file_service))
+
+
+@router.get("/tasks", response_model=TaskList, summary="The caller's tasks, newest first")
+async def list_tasks(
+    request: Request,
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+    model: str | None = None,
+    created_after: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    created_before: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Response:
+    gw = gateway(request)
+    key = await _key(request)
+    filters = TaskFilter(status, model, created_after, created_before)
+    page, next_cursor = await gw.task_service.list_page(key.account_id, filters, cursor, limit)
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [await task_object(t, gw.file_service) for t in page],
+            "next_cursor": next_cursor,
+            "has_more": next_cursor is not None,
+        }
+    )
+
+
+@router.post(
+    "/tasks/{task_id}/cancel", response_model=TaskObject, summary="Cancel an unfinished task"
+)
+async def cancel_task(request: Request, task_id: str) -> Response:
+    """The task becomes ``cancelled``, is no longer tracked, and its price is refunded. A
+    result that arrives later from the upstream is ignored. A finished task answers 409."""
+    gw = gateway(request)
+    key = await _key(request)
+    task = await gw.task_service.cancel(key.account_id, task_id)
+    return JSONResponse(await task_object(task, gw.file_service))
+
+
+@router.get(
+    "/tasks/{task_id}/events",
+    summary="Server-Sent Events: one per status change, until the task finishes",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def task_events(
+    request: Request,
+    task_id: str,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    """Each event has ``id`` = its sequence number; reconnect with ``Last-Event-ID`` to
+    resume without loss. The stream ends after the terminal event."""
+    gw = gateway(request)
+    key = await _key(request)
+    task = await gw.task_service.get(key.account_id, task_id)
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal after
+        idle = 0.0
+        while True:
+            events = await gw.task_service.events(task, after)
+            for event in events:
+                after = event.seq
+                data = json.dumps(event_data(task, event))
+                yield f"id: {event.seq}\nevent: status\ndata: {data}\n\n"
+                if event.status.terminal:
+                    return
+                idle = 0.0
+            if not events and (await gw.task_service.get(key.account_id, task_id)).status.terminal:
+                return  # resumed after the terminal event: nothing more will come
+            await gw.events.wait(task.id, RECHECK_S)
+            idle += RECHECK_S
+            if idle >= KEEPALIVE_S:  # keeps proxies from closing a quiet stream
+                idle = 0.0
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
