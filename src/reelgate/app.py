@@ -147,6 +147,7 @@ async def open_gateway(
             batch=settings.tracker_batch,
             concurrency=settings.tracker_concurrency,
             lease=timedelta(seconds=settings.lease_s),
+            sweep_every_s=settings.sweep_interval_s,
         )
         service = TaskService(
             tasks=tasks,

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     tracker_batch: int = Field(64, description="Tasks claimed per tracker round.")
     tracker_concurrency: int = Field(32, description="Upstream queries in flight at once.")
     lease_s: float = Field(60.0, description="How long a claimed task stays leased.")
+    sweep_interval_s: float = Field(
+        5.0, description="How often deadlines, interrupted submits and copies are swept."
+    )
 
     sandbox_enabled: bool = Field(True, description="Mount the sandbox upstream at /sandbox.")
     sandbox_api_keys: list[str] = Field(

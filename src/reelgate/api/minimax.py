@@ -15,9 +15,13 @@ from reelgate.api.schemas import (
     RetrieveResponse,
 )
 from reelgate.domain.tasks import Task, TaskStatus
+from reelgate.errors import InvalidParams
 from reelgate.wire import JSONResponse, bearer_token, json_body, ok
 
 router = APIRouter(prefix="/minimaxi/v1", tags=["MiniMax v1"])
+
+# A client's own, shorter deadline for a task, in seconds (not part of MiniMax's API).
+DEADLINE_HEADER = "X-Reelgate-Deadline"
 
 # Failure codes that MiniMax itself puts in base_resp next to status "Fail".
 _CONTENT_CODES = frozenset({1026, 1027})
@@ -68,14 +72,31 @@ def query_body(task: Task) -> dict[str, Any]:
 async def create(request: Request) -> Response:
     """Text to video, first frame, first and last frame, or subject reference.
 
-    Answers ``task_id`` (the upstream's id) and ``platform_id`` (the gateway's).
+    Answers ``task_id`` (the upstream's id) and ``platform_id`` (the gateway's). An
+    optional ``X-Reelgate-Deadline: <seconds>`` header sets a deadline shorter than the
+    gateway's default: an unfinished task then fails and is refunded.
     """
     gw = gateway(request)
     key = await gw.auth.api_key(bearer_token(request))
     body = await json_body(request)
     size = int(request.headers.get("content-length") or 0)
-    task = await gw.task_service.create(key, body, size)
+    deadline = _deadline(request.headers.get(DEADLINE_HEADER))
+    task = await gw.task_service.create(key, body, size, deadline)
     return ok({"task_id": task.upstream_task_id, "platform_id": task.platform_id})
+
+
+def _deadline(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if not 0 < seconds < 10**7:
+        raise InvalidParams(
+            f"invalid params, {DEADLINE_HEADER} must be a positive number of seconds"
+        )
+    return seconds
 
 
 @router.get(

@@ -34,7 +34,6 @@ INTERRUPTED_MESSAGE = "submission was interrupted before the upstream answered"
 class Tracker:
     IDLE_TICK_S = 0.2  # how often an idle tracker looks for due tasks
     FORGOTTEN_AFTER = 3  # polls refused as invalid before the task counts as lost upstream
-    SWEEP_EVERY_S = 5.0  # deadlines and pending copies
 
     def __init__(
         self,
@@ -46,8 +45,10 @@ class Tracker:
         batch: int,
         concurrency: int,
         lease: timedelta,
+        sweep_every_s: float = 5.0,
         submit_grace: timedelta = timedelta(minutes=2),
     ) -> None:
+        self._sweep_every_s = sweep_every_s  # deadlines, interrupted submits, pending copies
         self._tasks = tasks
         self._provider = provider
         self._files = files
@@ -76,7 +77,7 @@ class Tracker:
             try:
                 if loop.time() >= next_sweep:
                     await self.sweep()
-                    next_sweep = loop.time() + self.SWEEP_EVERY_S
+                    next_sweep = loop.time() + self._sweep_every_s
                 claimed = await self.poll_due()
             except Exception:
                 log.exception("tracker round failed")
@@ -104,6 +105,9 @@ class Tracker:
 
     async def poll(self, task: Task) -> None:
         assert task.upstream_task_id is not None
+        if task.deadline_at <= datetime.now(UTC):
+            await self._expire(task)
+            return
         try:
             result = await self._provider.query(task.upstream_task_id)
         except UpstreamError as exc:
@@ -184,6 +188,15 @@ class Tracker:
             )
         for task in await self._tasks.pending_copies(20):
             await self._copy_pending(task)
+
+    async def _expire(self, task: Task) -> None:
+        await self._tasks.record_failure(
+            task.id,
+            DEADLINE_CODE,
+            DEADLINE_MESSAGE,
+            datetime.now(UTC),
+            reason=FailureReason.DEADLINE_EXCEEDED,
+        )
 
     async def _copy_pending(self, task: Task) -> None:
         assert task.file is not None
