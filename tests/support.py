@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import io
 import os
 import signal
@@ -16,9 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
+import pytest
 from PIL import Image, ImageDraw
 
 ADMIN_TOKEN = "rg-admin-test-token"
@@ -35,10 +37,32 @@ def on_postgres() -> bool:
     return test_database().startswith("postgresql")
 
 
+def postgres_test_url() -> str:
+    """PostgreSQL for the tests that need it whatever the pass (the scale test)."""
+    if on_postgres():
+        return test_database()
+    default = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    return os.environ.get("REELGATE_TEST_PG_URL", default)
+
+
+def redis_test_url() -> str:
+    """Redis for the tests that need it: REELGATE_TEST_REDIS_URL, else the local server.
+    Tests keep to key prefixes of their own, so the database number may be shared."""
+    return os.environ.get("REELGATE_TEST_REDIS_URL") or "redis://127.0.0.1:6379/1"
+
+
+def service_missing(reason: str) -> NoReturn:
+    """A service a test needs is absent: an error in CI (CI=true), locally a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required in CI)")
+    pytest.skip(reason)
+
+
 @contextmanager
-def fresh_database(data_dir: Path) -> Iterator[str]:
-    """A database URL nobody else uses: a new PostgreSQL database, or SQLite in data_dir."""
-    url = test_database()
+def fresh_database(data_dir: Path, url: str | None = None) -> Iterator[str]:
+    """A database URL nobody else uses: a new PostgreSQL database, or SQLite in data_dir.
+    ``url`` picks the server; by default the pass's (REELGATE_TEST_DATABASE)."""
+    url = url or test_database()
     if not url.startswith("postgresql"):
         yield f"sqlite+aiosqlite:///{data_dir / 'reelgate.db'}"
         return
@@ -62,7 +86,9 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A ``reelgate serve`` (or ``reelgate sandbox``) process, started and stopped by tests."""
+    """A ``reelgate serve`` (or ``sandbox``, or ``worker``) process, started and stopped by
+    tests. With REELGATE_TEST_REDIS_URL set, gateway processes share that Redis under a
+    key prefix of their database's own (so test modules never share a window)."""
 
     data_dir: Path
     database_url: str
@@ -71,6 +97,7 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    args: tuple[str, ...] = ()  # more command-line arguments, e.g. ("--no-worker",)
 
     @property
     def url(self) -> str:
@@ -84,15 +111,18 @@ class Server:
             "REELGATE_ADMIN_TOKEN": ADMIN_TOKEN,
             "REELGATE_BOOTSTRAP_API_KEY": API_KEY,
             "REELGATE_SANDBOX_ALLOW_PRIVATE_URLS": "true",
+            "REELGATE_ALLOW_PRIVATE_URLS": "true",
             "REELGATE_POLL_INITIAL_S": "0.3",
             "REELGATE_POLL_MAX_S": "1.0",
+            **self._redis_env(),
             **self.env,
         }
         self.log_path = self.data_dir / f"{self.command}-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # the child keeps its own handle
+            port = () if self.command == "worker" else ("--port", str(self.port))
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "reelgate", self.command, "--port", str(self.port)],
+                [sys.executable, "-m", "reelgate", self.command, *port, *self.args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -102,6 +132,11 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
+            if self.command == "worker":  # no HTTP: it says when it runs
+                if "worker running" in self.log():
+                    return self
+                time.sleep(0.1)
+                continue
             try:
                 if httpx.get(self.url + ready, timeout=1).status_code == 200:
                     return self
@@ -110,6 +145,13 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not get ready:\n{self.log()}")
+
+    def _redis_env(self) -> dict[str, str]:
+        redis_url = os.environ.get("REELGATE_TEST_REDIS_URL")
+        if not redis_url or self.command == "sandbox":
+            return {}
+        prefix = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+        return {"REELGATE_REDIS_URL": redis_url, "REELGATE_REDIS_PREFIX": f"rgtest:{prefix}:"}
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

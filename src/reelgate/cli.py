@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from reelgate import __version__
+from reelgate import __version__, admin_cli
 from reelgate.settings import Settings
 
 app = typer.Typer(
@@ -51,7 +52,12 @@ def serve(
     host: HostOpt = None,
     port: PortOpt = None,
     worker: Annotated[
-        bool, typer.Option("--worker/--no-worker", help="Run the tracker in this process.")
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run the tracker and the callback dispatcher in this process. "
+            "--no-worker: an API replica, with `reelgate worker` processes beside it.",
+        ),
     ] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
@@ -59,18 +65,22 @@ def serve(
     """Run the gateway: the API, the tracker and the sandbox upstream at /sandbox.
 
     With no configuration it uses SQLite and a local folder under ./data
-    (REELGATE_DATA_DIR) and the built-in sandbox as its upstream.
+    (REELGATE_DATA_DIR) and the built-in sandbox as its upstream, and brings the schema
+    up to date itself. With --no-worker it is one of several API replicas: it migrates
+    nothing and refuses a schema that is not current (run `reelgate migrate`).
     """
     import uvicorn
 
-    from reelgate.app import create_app
+    from reelgate.app import create_app, prepare_store
 
     settings = _settings(host=host, port=port)
     _logging(log_level)
+    role = "" if worker else ", API only"
     console.print(
-        f"reelgate {__version__} on [bold]{settings.base_url}[/] "
+        f"reelgate {__version__} on [bold]{settings.base_url}[/]{role} "
         f"(store: {_redact(settings.database)}, upstream: {settings.upstream_base_url})"
     )
+    _run_or_refuse(prepare_store(settings, worker=worker), "serve")
     uvicorn.run(
         create_app(settings, worker=worker),
         host=settings.host,
@@ -85,8 +95,18 @@ def serve(
 def sandbox(host: HostOpt = None, port: PortOpt = None, log_level: str = "info") -> None:
     """Run the MiniMax sandbox alone, as the upstream of a gateway or of any MiniMax client.
 
-    Its API keys come from REELGATE_SANDBOX_API_KEYS (default: sandbox-key); its state
-    lives in REELGATE_DATA_DIR/sandbox.
+    It answers MiniMax v1 at http://HOST:PORT/v1/... and at http://HOST:PORT/sandbox/v1/...;
+    its state lives in REELGATE_DATA_DIR/sandbox. Settings (docs/sandbox.md):
+
+    REELGATE_SANDBOX_API_KEYS  keys it accepts, a JSON list (default ["sandbox-key"])
+    REELGATE_SANDBOX_TIMINGS  fast, realistic, or seconds per state "1,2,5"
+    REELGATE_SANDBOX_RPM  calls per minute per key (default 20; 0 = unlimited)
+    REELGATE_SANDBOX_FAULTS  e.g. "refuse_1002=0.1,http_5xx=0.05,fail_midway=0.1"
+    REELGATE_SANDBOX_FAULT_SEED, _SLOW_S, _HANG_S  make faults reproducible and sized
+    REELGATE_SANDBOX_URL_TTL_S  lifetime of download URLs (default 3600)
+    REELGATE_SANDBOX_ALLOW_PRIVATE_URLS  fetch images / call callbacks on private hosts
+    REELGATE_SANDBOX_RENDER  full (default) or stub (one tiny clip, for load tests)
+    REELGATE_SANDBOX_RENDER_WORKERS  processes rendering videos (default 2)
     """
     import uvicorn
 
@@ -102,28 +122,79 @@ def sandbox(host: HostOpt = None, port: PortOpt = None, log_level: str = "info")
         port=settings.port,
         log_level=log_level,
         access_log=False,
+        timeout_graceful_shutdown=5,  # a hanging "timeout" fault must not hold shutdown
     )
+
+
+@app.command(name="worker")
+def worker_command(
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the tracker and the callback dispatcher, without the API.
+
+    Any number of workers and `serve --no-worker` replicas may share one store
+    (REELGATE_DATABASE_URL): workers lease the tasks they poll, and a dead worker's leases
+    expire. The schema must be current (`reelgate migrate`). SIGTERM or SIGINT stops it
+    gracefully; it exits 1 if a loop keeps crashing.
+    """
+    from reelgate.app import open_gateway
+    from reelgate.worker import WorkerFailed
+
+    settings = _settings()
+    _logging(log_level)
+
+    async def run() -> None:
+        async with open_gateway(settings, api=False) as gw:
+            assert gw.worker is not None
+            console.print(
+                f"reelgate {__version__} worker running: {', '.join(gw.worker.names)} "
+                f"(store: {_redact(settings.database)}, leases as {gw.tracker.owner})",
+                soft_wrap=True,
+            )
+            await gw.worker.run_until_signalled()
+        console.print("reelgate worker stopped")
+
+    try:
+        _run_or_refuse(run(), "worker")
+    except WorkerFailed as exc:
+        console.print(f"[red]reelgate worker failed:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _run_or_refuse(job: Coroutine[Any, Any, None], command: str) -> None:
+    """Run ``job``; a store that cannot be used ends the command with what to do."""
+    import asyncio
+
+    from reelgate.store.database import StartupError
+
+    try:
+        asyncio.run(job)
+    except StartupError as exc:
+        console.print(f"[red]reelgate {command}: {exc}[/]", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
 def migrate() -> None:
-    """Bring the store's schema up to date (SQLite or PostgreSQL: REELGATE_DATABASE_URL)."""
-    import asyncio
+    """Bring the store's schema up to date (SQLite or PostgreSQL: REELGATE_DATABASE_URL).
 
+    Run it once before starting (or upgrading) `serve --no-worker` replicas and workers,
+    which refuse a schema that is not current; the single-process `serve` runs it itself.
+    """
     from reelgate.store import database
 
     settings = _settings()
 
-    async def run() -> str | None:
+    async def run() -> None:
         engine = database.create_engine(settings.database)
         try:
-            await database.upgrade(engine)
-            return await database.current_revision(engine)
+            await database.prepare(engine, migrate=True)
+            revision = await database.current_revision(engine)
         finally:
             await engine.dispose()
+        console.print(f"schema of {_redact(settings.database)} is at revision {revision}")
 
-    revision = asyncio.run(run())
-    console.print(f"schema of {_redact(settings.database)} is at revision {revision}")
+    _run_or_refuse(run(), "migrate")
 
 
 @app.command()
@@ -205,6 +276,13 @@ def generate(
     finally:
         client.close()
     console.print(f"saved {output} ({done.get('video_width')}x{done.get('video_height')}, {model})")
+
+
+# The operator's commands (admin_cli.py): clients of the admin API over HTTP.
+app.add_typer(admin_cli.accounts_app, name="accounts")
+app.add_typer(admin_cli.keys_app, name="keys")
+app.command("usage")(admin_cli.usage)
+app.command("ledger")(admin_cli.ledger)
 
 
 def _redact(url: str) -> str:

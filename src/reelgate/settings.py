@@ -6,6 +6,7 @@ Every field can be set from the environment as ``REELGATE_<NAME>``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,11 +46,67 @@ class Settings(BaseSettings):
     )
     minimax_base_url: str = DEFAULT_MINIMAX_BASE_URL
     upstream_timeout_s: float = 30.0
+    channels_file: Path | None = Field(
+        None, description="A TOML file of upstream channels ([[channels]] entries)."
+    )
+    default_channel_rpm: int | None = Field(
+        None, description="Requests per minute for the implicit channel (none: no budget)."
+    )
+    channel_budget_window_s: float = Field(
+        60.0, description="The window of a channel's rpm budget (shorter only for tests)."
+    )
+    channel_cooldown_s: float = Field(
+        5.0, description="First cool-down of a failing channel; it doubles on each failure."
+    )
+    submit_deadline_s: float = Field(
+        60.0, description="How long a create may spend trying channels before it gives up."
+    )
+    pushed_poll_s: float = Field(
+        60.0, description="Polling interval for tasks whose upstream pushes changes."
+    )
 
     prices_file: Path | None = Field(
         None, description="A price table (TOML) replacing the shipped defaults."
     )
+    allow_private_urls: bool = Field(
+        False,
+        description="Let the gateway call client URLs (callbacks) on private or loopback "
+        "addresses; for tests and closed networks only.",
+    )
+    callback_retry_window_s: float = Field(
+        86400.0, description="How long a callback is retried before it is given up."
+    )
+    callback_retry_first_s: float = Field(
+        5.0, description="The first retry delay of a callback; it doubles each time."
+    )
+    idempotency_ttl_s: int = Field(86400, description="How long Idempotency-Keys are kept.")
     download_url_ttl_s: int = Field(3600, description="Lifetime of signed download URLs.")
+    copy_videos: Literal["always", "never"] = Field(
+        "always",
+        description="'always': copy each finished video into the gateway's storage; 'never': "
+        "pass the upstream's (short-lived) URL through. See docs/storage.md.",
+    )
+    storage_backend: Literal["local", "s3"] = Field(
+        "local", description="Where copies live: 'local' (data_dir/videos) or 's3'."
+    )
+    storage_s3_bucket: str | None = Field(None, description="The bucket (storage_backend=s3).")
+    storage_s3_endpoint_url: str | None = Field(
+        None, description="An S3-compatible endpoint (MinIO, R2...); unset for AWS S3."
+    )
+    storage_s3_region: str | None = Field(None, description="The bucket's region.")
+    storage_s3_access_key_id: str | None = Field(
+        None, description="Unset: botocore's default chain (AWS_* env, profile, instance role)."
+    )
+    storage_s3_secret_access_key: SecretStr | None = None
+    storage_s3_prefix: str = Field("", description="Prepended to every object name.")
+    storage_s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        "auto", description="'path' for most self-hosted S3-compatible servers (MinIO)."
+    )
+    storage_s3_serve: Literal["proxy", "redirect"] = Field(
+        "proxy",
+        description="'proxy': signed download URLs stream the object through the gateway; "
+        "'redirect': they answer 302 to a presigned URL of the bucket (which clients must reach).",
+    )
     task_deadline_s: int = Field(7200, description="An unfinished task fails after this long.")
     poll_initial_s: float = Field(1.0, description="First poll this long after submit.")
     poll_max_s: float = Field(30.0, description="Polling backs off up to this interval.")
@@ -58,6 +115,34 @@ class Settings(BaseSettings):
     lease_s: float = Field(60.0, description="How long a claimed task stays leased.")
     sweep_interval_s: float = Field(
         5.0, description="How often deadlines, interrupted submits and copies are swept."
+    )
+
+    # Running at scale (docs/scale.md): several replicas and workers over one store.
+    auto_migrate: bool | None = Field(
+        None,
+        description="Bring the schema up to date at start. Unset: only the single-process "
+        "gateway (`serve` with its worker) does; `serve --no-worker` and `worker` refuse a "
+        "schema that is not current and say to run `reelgate migrate`.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by all replicas and workers (rate limits, channel budgets, "
+        "live events), e.g. redis://127.0.0.1:6379/0. Unset: each process keeps its own.",
+    )
+    redis_prefix: str = Field(
+        "reelgate:", description="Prepended to every Redis key and channel this gateway uses."
+    )
+    redis_timeout_s: float = Field(
+        0.5, gt=0, description="A Redis call that takes longer counts as Redis being down."
+    )
+    worker_shutdown_grace_s: float = Field(
+        10.0, ge=0, description="On SIGTERM, how long the worker lets its loops finish a round."
+    )
+    worker_max_crashes: int = Field(
+        5, ge=1, description="A loop that crashes this often within the window stops the worker."
+    )
+    worker_crash_window_s: float = Field(
+        60.0, gt=0, description="The window over which a worker loop's crashes are counted."
     )
 
     sandbox_enabled: bool = Field(True, description="Mount the sandbox upstream at /sandbox.")
@@ -70,10 +155,34 @@ class Settings(BaseSettings):
         pattern=r"^(fast|realistic|\d+(\.\d+)?,\d+(\.\d+)?,\d+(\.\d+)?)$",
     )
     sandbox_allow_private_urls: bool = Field(
-        False, description="Let the sandbox fetch image URLs on private or loopback addresses."
+        False,
+        description="Let the sandbox fetch image URLs and call callback URLs on private "
+        "or loopback addresses.",
+    )
+    sandbox_render: Literal["full", "stub"] = Field(
+        "full",
+        description="'stub' gives every task one tiny shared clip (load tests); 'full' "
+        "renders each video.",
     )
     sandbox_render_workers: int = Field(2, description="Processes rendering sandbox videos.")
     sandbox_url_ttl_s: int = Field(3600, description="Lifetime of the sandbox's download URLs.")
+    sandbox_rpm: int | None = Field(
+        None,
+        ge=0,
+        description="Calls (create, query, retrieve) per minute per sandbox key; 0 = unlimited. "
+        "Default: 20 for `reelgate sandbox`, unlimited when mounted in the gateway.",
+    )
+    sandbox_faults: str = Field(
+        "",
+        description="Injected faults as kind=rate pairs, e.g. 'refuse_1002=0.1,http_5xx=0.05'. "
+        "Kinds: refuse_1002, refuse_1000, refuse_1026, http_5xx, slow, timeout, fail_midway, "
+        "forget, download_404. See docs/sandbox.md.",
+    )
+    sandbox_fault_seed: int = Field(0, description="Seed of the fault decisions (reproducible).")
+    sandbox_slow_s: float = Field(2.0, ge=0, description="How long a 'slow' fault delays.")
+    sandbox_hang_s: float = Field(
+        60.0, ge=0, description="How long a 'timeout' fault hangs unless the client leaves."
+    )
 
     @property
     def database(self) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, StrictInt
 from starlette.responses import Response
 
 from reelgate.api.deps import gateway
 from reelgate.api.platform import ERRORS
+from reelgate.domain.pricing import PriceTable
 from reelgate.store.accounts import Account, ApiKey
 from reelgate.wire import JSONResponse, bearer_token
 
@@ -25,14 +28,21 @@ router = APIRouter(
 )
 
 
+# Money is a JSON integer of minor units: strict, so that "10", 10.0 or true are refused
+# rather than guessed at, and bounded, so that a typo cannot overflow a BIGINT balance.
+MAX_AMOUNT = 10**15
+
+
 class AccountCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    initial_credit: int = Field(0, ge=0, description="Minor units to start with.")
+    initial_credit: StrictInt = Field(
+        0, ge=0, le=MAX_AMOUNT, description="Minor units to start with."
+    )
 
 
 class TopUp(BaseModel):
-    amount: int = Field(gt=0, description="Minor units to add.")
-    note: str | None = None
+    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT, description="Minor units to add.")
+    note: str | None = Field(None, max_length=1000)
 
 
 class KeyCreate(BaseModel):
@@ -134,7 +144,10 @@ async def revoke_key(request: Request, key_id: int) -> Response:
 
 @router.get("/accounts/{account_id}/ledger", summary="An account's ledger, newest first")
 async def account_ledger(
-    request: Request, account_id: int, before: int | None = None, limit: int = 100
+    request: Request,
+    account_id: int,
+    before: Annotated[int | None, Query(description="Entries with a smaller id")] = None,
+    limit: Annotated[int, Query(ge=1, description="At most 1000")] = 100,
 ) -> Response:
     entries = await gateway(request).account_service.ledger(account_id, before, min(limit, 1000))
     data = [{**asdict(e), "created_at": _iso(e.created_at)} for e in entries]
@@ -158,3 +171,18 @@ async def usage(
         created_to=created_before,
     )
     return JSONResponse({"data": [asdict(r) for r in rows]})
+
+
+@lru_cache(maxsize=4)
+def _price_table(path: Path | None) -> PriceTable:
+    return PriceTable.load(path)
+
+
+@router.get("/prices", summary="The price table and its currency")
+async def prices(request: Request) -> Response:
+    """Prices in minor units of ``currency``, per model and ``<resolution>-<seconds>s``."""
+    table = _price_table(gateway(request).settings.prices_file)
+    models: dict[str, dict[str, int]] = {}
+    for (model, resolution, seconds), amount in sorted(table.prices.items()):
+        models.setdefault(model, {})[f"{resolution}-{seconds}s"] = amount
+    return JSONResponse({"currency": table.currency, "models": models})

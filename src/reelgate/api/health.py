@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -16,9 +18,21 @@ async def healthz() -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz", summary="The store answers and its schema is current")
+@router.get(
+    "/readyz",
+    summary="The store answers, its schema is current, and the worker (if any) runs",
+    description="503 with the problems otherwise. Redis is reported (`redis`: `ok` or "
+    "`unreachable`) but never makes a replica unready: without it, limits fall back to "
+    "per-process windows and live events to the streams' re-reads.",
+)
 async def readyz(request: Request) -> Response:
-    problems = await gateway(request).readiness()
+    gw = gateway(request)
+    problems = await gw.readiness()
+    body: dict[str, Any] = {"status": "unavailable" if problems else "ready"}
     if problems:
-        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        body["problems"] = problems
+    body["worker"] = gw.worker is not None
+    reachable = await gw.redis_reachable()
+    if reachable is not None:
+        body["redis"] = "ok" if reachable else "unreachable"
+    return JSONResponse(body, status_code=503 if problems else 200)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response
 
 from reelgate.api.deps import gateway
+from reelgate.api.files import serve_video
+from reelgate.api.idempotency import idempotent
 from reelgate.api.schemas import (
     CREATE_EXAMPLES,
     CreateResponse,
@@ -74,15 +76,20 @@ async def create(request: Request) -> Response:
 
     Answers ``task_id`` (the upstream's id) and ``platform_id`` (the gateway's). An
     optional ``X-Reelgate-Deadline: <seconds>`` header sets a deadline shorter than the
-    gateway's default: an unfinished task then fails and is refunded.
+    gateway's default: an unfinished task then fails and is refunded. An
+    ``Idempotency-Key`` header makes a retried create replay the first answer.
     """
     gw = gateway(request)
     key = await gw.auth.api_key(bearer_token(request))
-    body = await json_body(request)
-    size = int(request.headers.get("content-length") or 0)
-    deadline = _deadline(request.headers.get(DEADLINE_HEADER))
-    task = await gw.task_service.create(key, body, size, deadline)
-    return ok({"task_id": task.upstream_task_id, "platform_id": task.platform_id})
+
+    async def run() -> Response:
+        body = await json_body(request)
+        size = int(request.headers.get("content-length") or 0)
+        deadline = _deadline(request.headers.get(DEADLINE_HEADER))
+        task = await gw.task_service.create(key, body, size, deadline)
+        return ok({"task_id": task.upstream_task_id, "platform_id": task.platform_id})
+
+    return await idempotent(request, key.account_id, run)
 
 
 def _deadline(value: str | None) -> float | None:
@@ -125,11 +132,12 @@ async def retrieve(request: Request, file_id: str = "") -> Response:
     return ok({"file": file.as_minimax()})
 
 
-@router.get(
+@router.api_route(
     "/files/retrieve_content",
+    methods=["GET", "HEAD"],
     summary="The bytes of a finished video",
     response_class=Response,
-    responses={200: {"content": {"video/mp4": {}}}},
+    responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "A byte range"}},
 )
 async def retrieve_content(request: Request, file_id: str = "") -> Response:
     gw = gateway(request)
@@ -140,11 +148,4 @@ async def retrieve_content(request: Request, file_id: str = "") -> Response:
 
 async def video_response(request: Request, task: Task) -> Response:
     """Serve the gateway's copy (with Range and HEAD), or stream the upstream's until copied."""
-    gw = gateway(request)
-    path = gw.file_service.local_path(task)
-    filename = f"{task.platform_id}.mp4"
-    if path is not None and path.is_file():
-        return FileResponse(path, media_type="video/mp4", filename=filename)
-    assert task.file is not None
-    url = (await gw.file_service.file_object(task)).download_url
-    return StreamingResponse(gw.provider.download(url), media_type="video/mp4")
+    return await serve_video(request, task)

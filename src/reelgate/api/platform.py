@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from reelgate.api.deps import gateway
+from reelgate.api.idempotency import idempotent
 from reelgate.api.views import ErrorBody, TaskList, TaskObject, event_data, task_object
 from reelgate.store.accounts import ApiKey
 from reelgate.store.tasks import TaskFilter
@@ -81,11 +82,16 @@ async def list_tasks(
 )
 async def cancel_task(request: Request, task_id: str) -> Response:
     """The task becomes ``cancelled``, is no longer tracked, and its price is refunded. A
-    result that arrives later from the upstream is ignored. A finished task answers 409."""
+    result that arrives later from the upstream is ignored. A finished task answers 409.
+    With an ``Idempotency-Key`` a retried cancel replays the first answer."""
     gw = gateway(request)
     key = await _key(request)
-    task = await gw.task_service.cancel(key.account_id, task_id)
-    return JSONResponse(await task_object(task, gw.file_service))
+
+    async def run() -> Response:
+        task = await gw.task_service.cancel(key.account_id, task_id)
+        return JSONResponse(await task_object(task, gw.file_service))
+
+    return await idempotent(request, key.account_id, run)
 
 
 @router.get(

@@ -108,6 +108,10 @@ class Task:
     callback_url: str | None = None
     price: int = 0
     poll_attempts: int = 0
+    missing_polls: int = 0  # consecutive polls the upstream answered "task not found"
+    copy_attempts: int = 0  # failed tries to copy the video into the gateway's storage
+    next_poll_at: datetime | None = None
+    upstream_callback: bool = False  # the upstream pushes changes; polling is the safety net
 
     @property
     def minimax_status(self) -> str:

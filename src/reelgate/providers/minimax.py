@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -21,6 +22,7 @@ from reelgate.errors import (
     UpstreamUnavailable,
 )
 from reelgate.providers.base import FileInfo, QueryResult
+from reelgate.urlguard import BlockedUrl, check_url
 
 # MiniMax documents a one-hour lifetime for download URLs (reference 2.4).
 DOWNLOAD_URL_LIFETIME = timedelta(hours=1)
@@ -53,9 +55,19 @@ def upstream_body(request: VideoRequest, callback_url: str | None) -> dict[str, 
 class MiniMaxProvider:
     """A MiniMax v1 account reached over HTTP with one shared ``httpx.AsyncClient``."""
 
-    def __init__(self, name: str, base_url: str, api_key: str, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        api_key: str,
+        client: httpx.AsyncClient,
+        *,
+        allow_private_downloads: bool = False,
+    ) -> None:
         self.name = name
         self._base = base_url.rstrip("/")
+        self._host = urlsplit(self._base).hostname
+        self._allow_private = allow_private_downloads
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._client = client
 
@@ -111,6 +123,13 @@ class MiniMaxProvider:
         )
 
     async def download(self, url: str) -> AsyncIterator[bytes]:
+        # A download URL on another host than the upstream's own API (a CDN) is checked
+        # like any URL the gateway is handed: it must not lead into the private network.
+        if urlsplit(url).hostname != self._host:
+            try:
+                await check_url(url, allow_private=self._allow_private)
+            except BlockedUrl as exc:
+                raise UpstreamRejected(1000, f"refused download URL: {exc.message}") from None
         with _translate("download"):
             async with self._client.stream("GET", url) as resp:
                 if resp.status_code != 200:

@@ -1,4 +1,8 @@
-"""The sandbox's HTTP surface: MiniMax v1 under ``/v1/...``, mountable or standalone."""
+"""The sandbox's HTTP surface: MiniMax v1 under ``/v1/...``, mountable or standalone.
+
+Mounted inside the gateway it lives at ``/sandbox``; standalone it answers both at the
+root and at ``/sandbox``, so ``http://host:port/sandbox`` is its base URL either way.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,29 @@ from fastapi import FastAPI, Request
 from starlette.responses import FileResponse, Response
 
 from reelgate.errors import ReelgateError
-from reelgate.sandbox.service import Sandbox
-from reelgate.wire import TraceIdMiddleware, bearer_token, json_body, minimax_error, ok
+from reelgate.sandbox.control import add_control_routes
+from reelgate.sandbox.faults import FaultKind
+from reelgate.sandbox.gate import Call, relative_path, serve
+from reelgate.sandbox.ratelimit import STANDALONE_RPM
+from reelgate.sandbox.requestlog import LogEntry
+from reelgate.sandbox.service import Sandbox, TaskForgotten
+from reelgate.settings import SANDBOX_MOUNT
+from reelgate.wire import TraceIdMiddleware, json_body, minimax_error, ok
 
 
 def create_sandbox_app(sandbox: Sandbox, *, standalone: bool = False) -> FastAPI:
     """The sandbox as an ASGI app. Standalone, it starts and stops the sandbox itself."""
+    if sandbox.limiter.rpm is None:
+        # MiniMax's own limit standalone; inside the gateway, whose tracker does not yet
+        # budget its polls, no limit unless one is configured.
+        sandbox.limiter.rpm = STANDALONE_RPM if standalone else 0
+    app = _build(sandbox, standalone=standalone)
+    if standalone:
+        app.mount(SANDBOX_MOUNT, _build(sandbox, standalone=False))
+    return app
 
+
+def _build(sandbox: Sandbox, *, standalone: bool) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await sandbox.start()
@@ -36,36 +56,72 @@ def create_sandbox_app(sandbox: Sandbox, *, standalone: bool = False) -> FastAPI
     async def _error(request: Request, exc: ReelgateError) -> Response:
         return minimax_error(exc)
 
-    @app.post("/v1/video_generation")
+    @app.post("/v1/video_generation", tags=["MiniMax v1"])
     async def create(request: Request) -> Response:
-        account = sandbox.account_for(bearer_token(request))
-        task = await sandbox.create(account, await json_body(request))
-        return ok({"task_id": task.task_id})
+        async def handle(call: Call) -> Response:
+            task = await sandbox.create(call.account, await json_body(request), call.faults)
+            call.entry.task_id = task.task_id
+            call.entry.file_id = task.file_id
+            call.entry.faults.extend(task.faults)
+            return ok({"task_id": task.task_id})
 
-    @app.get("/v1/query/video_generation")
+        return await serve(sandbox, request, "create", handle)
+
+    @app.get("/v1/query/video_generation", tags=["MiniMax v1"])
     async def query(request: Request, task_id: str = "") -> Response:
-        account = sandbox.account_for(bearer_token(request))
-        return ok(sandbox.query(account, task_id))
+        async def handle(call: Call) -> Response:
+            try:
+                body = sandbox.query(call.account, task_id)
+            except TaskForgotten:
+                call.entry.faults.append(FaultKind.FORGET.value)
+                raise
+            call.entry.task_status = body["status"]
+            if "base_resp" in body:
+                call.entry.code = body["base_resp"]["status_code"]
+            return ok(body)
 
-    @app.get("/v1/files/retrieve")
+        return await serve(sandbox, request, "query", handle)
+
+    @app.get("/v1/files/retrieve", tags=["MiniMax v1"])
     async def retrieve(request: Request, file_id: str = "") -> Response:
-        account = sandbox.account_for(bearer_token(request))
-        file = sandbox.retrieve(account, file_id, _base_url(request))
-        return ok({"file": file})
+        async def handle(call: Call) -> Response:
+            file = sandbox.retrieve(call.account, file_id, _base_url(request))
+            return ok({"file": file})
 
-    @app.get("/v1/files/retrieve_content")
+        return await serve(sandbox, request, "retrieve", handle)
+
+    @app.get("/v1/files/retrieve_content", tags=["MiniMax v1"])
     async def retrieve_content(request: Request, file_id: str = "") -> Response:
-        account = sandbox.account_for(bearer_token(request))
-        task = sandbox.file(account, file_id)
-        return FileResponse(sandbox.video_path(task), media_type="video/mp4")
+        async def handle(call: Call) -> Response:
+            task = sandbox.file(call.account, file_id)
+            call.entry.code = 0
+            return FileResponse(sandbox.video_path(task), media_type="video/mp4")
 
-    @app.get("/v1/files/download/{name}")
-    async def download(name: str, expires: int = 0, sig: str = "") -> Response:
-        path = sandbox.signed_video(name.removesuffix(".mp4"), expires, sig)
-        if path is None:
-            return Response(b"not found or expired", status_code=404, media_type="text/plain")
-        return FileResponse(path, media_type="video/mp4", filename="output.mp4")
+        return await serve(sandbox, request, "retrieve_content", handle)
 
+    @app.get("/v1/files/download/{name}", tags=["MiniMax v1"])
+    async def download(request: Request, name: str, expires: int = 0, sig: str = "") -> Response:
+        """A signed, expiring download URL as ``files/retrieve`` hands out: no auth header."""
+        file_id = name.removesuffix(".mp4")
+        entry = LogEntry(
+            sandbox.clock(), request.method, relative_path(request), "download", file_id=file_id
+        )
+        found = sandbox.download(file_id, expires, sig)
+        if found.task is not None:
+            entry.task_id = found.task.task_id
+        if found.faulted:
+            entry.faults.append(FaultKind.DOWNLOAD_404.value)
+        response: Response
+        if found.path is None:
+            response = Response(b"not found or expired", status_code=404, media_type="text/plain")
+        else:
+            response = FileResponse(found.path, media_type="video/mp4", filename="output.mp4")
+        entry.http_status = response.status_code
+        entry.duration_s = sandbox.clock() - entry.t
+        sandbox.requests.add(entry)
+        return response
+
+    add_control_routes(app, sandbox)
     return app
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +20,20 @@ from reelgate.domain.images import MAX_IMAGE_BYTES, decode_data_url, inspect_ima
 from reelgate.domain.requests import ImageInput, parse_video_request
 from reelgate.domain.tasks import UpstreamStatus
 from reelgate.errors import InvalidApiKey, NotFound, Unauthorized
+from reelgate.sandbox.callbacks import CALLBACK_STATUS, Callbacks
+from reelgate.sandbox.faults import (
+    FAIL_MIDWAY_CODE,
+    FAIL_MIDWAY_MESSAGE,
+    NO_FAULTS,
+    CallFaults,
+    FaultKind,
+    FaultPlan,
+    Faults,
+)
 from reelgate.sandbox.pool import RenderPool
+from reelgate.sandbox.ratelimit import RateLimiter
 from reelgate.sandbox.render import RenderRequest, output_size
+from reelgate.sandbox.requestlog import RequestLog
 from reelgate.sandbox.state import SandboxState, SandboxTask, new_numeric_id
 from reelgate.sandbox.timeline import Timeline
 from reelgate.urlguard import fetch
@@ -27,6 +42,19 @@ log = logging.getLogger(__name__)
 
 TASK_NOT_FOUND = "invalid params, task not found"
 FILE_NOT_FOUND = "invalid params, file not found"
+
+
+class TaskForgotten(NotFound):
+    """A task an injected ``forget`` fault dropped: it reads exactly like an unknown one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """What a download URL leads to: the video, or nothing (404), and why."""
+
+    task: SandboxTask | None
+    path: Path | None
+    faulted: bool = False
 
 
 class Sandbox:
@@ -40,8 +68,15 @@ class Sandbox:
         pool: RenderPool,
         allow_private_urls: bool = False,
         url_ttl_s: int = 3600,
+        rpm: int | None = None,
+        faults: FaultPlan | None = None,
+        render_mode: str = "full",
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # "stub": every task gets one tiny shared clip instead of its own render, so that
+        # load tests can keep thousands of tasks in flight on a small machine
+        self._render_mode = render_mode
+        self._stub_lock = asyncio.Lock()
         self.state = state
         self.timeline = timeline
         # each key is its own account, as on the real service; only hashes are kept
@@ -53,18 +88,35 @@ class Sandbox:
         self._clock = clock
         self._secret = state.secret()
         self._renders: set[asyncio.Task[None]] = set()
+        self.limiter = RateLimiter(rpm)
+        self.faults = Faults(faults)
+        self.requests = RequestLog()
+        self.callbacks = Callbacks(
+            client=client,
+            state=state,
+            requests=self.requests,
+            allow_private=allow_private_urls,
+            clock=clock,
+        )
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
 
     async def start(self) -> None:
-        """Carry on with the tasks that were rendering when the sandbox last stopped."""
+        """Carry on with the renders and callback pushes the sandbox left when it stopped."""
         for task in self.state.all():
-            if not task.rendered and not task.fail_code:
+            if self._needs_render(task):
                 self._schedule(task)
+        self.callbacks.start(self)
 
     async def close(self) -> None:
+        await self.callbacks.close()
         for job in list(self._renders):
             job.cancel()
         await asyncio.gather(*self._renders, return_exceptions=True)
         self._pool.close()
+        await self._client.aclose()
 
     def account_for(self, token: str | None) -> str:
         if token is None:
@@ -74,7 +126,11 @@ class Sandbox:
             raise InvalidApiKey("invalid api key")
         return account
 
-    async def create(self, account: str, body: Any) -> SandboxTask:
+    async def create(self, account: str, body: Any, call: CallFaults = NO_FAULTS) -> SandboxTask:
+        """Validate, check the callback URL, keep the inputs and start the task.
+
+        ``call`` carries the faults the plan decided for this create (kept in the record).
+        """
         request = parse_video_request(body)
         task_id = new_numeric_id()
         images = {
@@ -94,6 +150,8 @@ class Sandbox:
             info = inspect_image(images["last"], "last_frame_image")
             first_size = (info.width, info.height)
         width, height = output_size(request.resolution, first_size)
+        if request.callback_url:
+            await self.callbacks.verify(request.callback_url)  # no task unless it answers
         task = SandboxTask(
             task_id=task_id,
             account=account,
@@ -108,9 +166,14 @@ class Sandbox:
             file_id=new_numeric_id(),
             inputs={role: self.state.write_input(task_id, role, b) for role, b in images.items()},
             callback_url=request.callback_url,
+            faults=[k.value for k in call.task],
         )
+        if FaultKind.FAIL_MIDWAY in task.faults:
+            task.fail_code, task.fail_message = FAIL_MIDWAY_CODE, FAIL_MIDWAY_MESSAGE
         self.state.save(task)
-        self._schedule(task)
+        if self._needs_render(task):
+            self._schedule(task)
+        self.callbacks.track(task)
         return task
 
     async def _image_bytes(self, image: ImageInput, name: str) -> bytes:
@@ -121,6 +184,11 @@ class Sandbox:
         )
         inspect_image(data, name)
         return data
+
+    @staticmethod
+    def _needs_render(task: SandboxTask) -> bool:
+        # a task doomed by an injected fault never gets a video: no need to draw one
+        return not task.rendered and not task.fail_code and FaultKind.FORGET not in task.faults
 
     def _schedule(self, task: SandboxTask) -> None:
         job = asyncio.get_running_loop().create_task(self._render(task))
@@ -139,8 +207,12 @@ class Sandbox:
             subject=self._input(task, "subject"),
         )
         try:
-            task.bytes = await self._pool.render(request, self.state.video_path(task))
+            if self._render_mode == "stub":
+                task.bytes = await self._copy_stub(self.state.video_path(task))
+            else:
+                task.bytes = await self._pool.render(request, self.state.video_path(task))
             task.rendered = True
+            task.rendered_at = self._clock()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a render bug must fail the task, not hang it
@@ -148,19 +220,81 @@ class Sandbox:
             task.fail_code, task.fail_message = 1013, f"internal service error: {exc}"
         self.state.save(task)
 
+    async def _copy_stub(self, out: Path) -> int:
+        stub = self.state.dir / "stub.mp4"
+        async with self._stub_lock:
+            if not stub.exists():
+                request = RenderRequest(
+                    mode="t2v", prompt="stub", width=320, height=180, duration=1
+                )
+                await self._pool.render(request, stub)
+        return await asyncio.to_thread(_copy, stub, out)
+
+    def success_at(self, task: SandboxTask) -> float | None:
+        """When the task turned (or will turn) Success, for measuring how late gateways
+        notice; None if it has not been rendered or does not succeed."""
+        if not task.rendered or task.fail_code or task.faults:
+            return None
+        return max(task.created_at + self.timeline.total_s, task.rendered_at)
+
     def _input(self, task: SandboxTask, role: str) -> bytes | None:
         name = task.inputs.get(role)
         return self.state.read_input(name) if name else None
 
-    def status(self, task: SandboxTask) -> UpstreamStatus:
+    # -- a task's life over time -----------------------------------------------------------
+
+    def reached(self, task: SandboxTask) -> list[UpstreamStatus]:
+        """The statuses the task has gone through so far, in order; the last is the current.
+
+        An injected ``fail_midway`` turns the task to Fail halfway through Processing; a
+        failed render turns it to Fail at once; a forgotten task stops where it vanished.
+        """
+        elapsed = self._clock() - task.created_at
+        if FaultKind.FORGET in task.faults:
+            elapsed = min(elapsed, self.timeline.processing_at_s - 1e-9)
+        passed = self.timeline.reached(elapsed, task.rendered)
+        if FaultKind.FAIL_MIDWAY in task.faults:
+            if elapsed >= self.timeline.midway_s:
+                return [*passed, UpstreamStatus.FAIL]
+            return passed
         if task.fail_code:
-            return UpstreamStatus.FAIL
-        return self.timeline.status_at(self._clock() - task.created_at, task.rendered)
+            return [*passed, UpstreamStatus.FAIL]
+        return passed
+
+    def status(self, task: SandboxTask) -> UpstreamStatus:
+        return self.reached(task)[-1]
+
+    def forgotten(self, task: SandboxTask) -> bool:
+        """An injected ``forget``: the task vanishes when it would start Processing."""
+        return (
+            FaultKind.FORGET in task.faults
+            and self._clock() - task.created_at >= self.timeline.processing_at_s
+        )
+
+    def settled(self, task: SandboxTask) -> bool:
+        return self.forgotten(task) or self.status(task) in (
+            UpstreamStatus.SUCCESS,
+            UpstreamStatus.FAIL,
+        )
+
+    def push_body(self, task: SandboxTask, status: UpstreamStatus) -> dict[str, Any]:
+        """A callback push: the query's shape, with MiniMax's lowercase callback status."""
+        code, message = (0, "success")
+        if status is UpstreamStatus.FAIL:
+            code, message = task.fail_code, task.fail_message
+        return {
+            "task_id": task.task_id,
+            "status": CALLBACK_STATUS[status],
+            "file_id": task.file_id if status is UpstreamStatus.SUCCESS else "",
+            "base_resp": {"status_code": code, "status_msg": message},
+        }
 
     def task(self, account: str, task_id: str) -> SandboxTask:
         task = self.state.get(task_id)
         if task is None or task.account != account:
             raise NotFound(TASK_NOT_FOUND)
+        if self.forgotten(task):
+            raise TaskForgotten(TASK_NOT_FOUND)
         return task
 
     def query(self, account: str, task_id: str) -> dict[str, Any]:
@@ -196,13 +330,21 @@ class Sandbox:
             ),
         }
 
-    def signed_video(self, file_id: str, expires: int, sig: str) -> Path | None:
+    def download(self, file_id: str, expires: int, sig: str) -> Download:
+        """The video behind a download URL; no path (404) if unknown, expired or faulted.
+
+        An injected ``download_404`` makes the first valid download of the file miss.
+        """
         task = self.state.by_file(file_id)
         if task is None or not task.rendered:
-            return None
+            return Download(task, None)
         if not signing.verify(self._secret, file_id, expires, sig, self._clock()):
-            return None
-        return self.state.video_path(task)
+            return Download(task, None)
+        task.downloads += 1
+        self.state.save(task)
+        if FaultKind.DOWNLOAD_404 in task.faults and task.downloads == 1:
+            return Download(task, None, faulted=True)
+        return Download(task, self.state.video_path(task))
 
     def video_path(self, task: SandboxTask) -> Path:
         return self.state.video_path(task)
@@ -210,3 +352,10 @@ class Sandbox:
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _copy(source: Path, out: Path) -> int:
+    tmp = out.with_suffix(".tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, out)  # atomic, like a render
+    return out.stat().st_size

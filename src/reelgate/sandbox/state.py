@@ -36,9 +36,13 @@ class SandboxTask:
     inputs: dict[str, str] = field(default_factory=dict)  # role -> file name under inputs/
     callback_url: str | None = None
     rendered: bool = False
+    rendered_at: float = 0.0
     bytes: int = 0
     fail_code: int = 0
     fail_message: str = ""
+    faults: list[str] = field(default_factory=list)  # injected faults decided at create
+    pushed: list[str] = field(default_factory=list)  # callback statuses sent (or given up)
+    downloads: int = 0  # download URL hits, so that an injected 404 hits only the first
     extra: dict[str, Any] = field(default_factory=dict)
 
 

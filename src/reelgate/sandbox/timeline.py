@@ -22,9 +22,31 @@ class Timeline:
             return UpstreamStatus.PROCESSING
         return UpstreamStatus.SUCCESS
 
+    def reached(self, elapsed: float, rendered: bool) -> list[UpstreamStatus]:
+        """Every status up to the current one, in order."""
+        current = self.status_at(elapsed, rendered)
+        return list(ORDER[: ORDER.index(current) + 1])
+
+    @property
+    def processing_at_s(self) -> float:
+        return self.preparing_s + self.queueing_s
+
+    @property
+    def midway_s(self) -> float:
+        """Halfway through Processing: when an injected ``fail_midway`` fault strikes."""
+        return self.processing_at_s + self.processing_s / 2
+
     @property
     def total_s(self) -> float:
         return self.preparing_s + self.queueing_s + self.processing_s
+
+
+ORDER = (
+    UpstreamStatus.PREPARING,
+    UpstreamStatus.QUEUEING,
+    UpstreamStatus.PROCESSING,
+    UpstreamStatus.SUCCESS,
+)
 
 
 PROFILES = {

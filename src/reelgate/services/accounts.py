@@ -65,8 +65,7 @@ class AccountService:
         for label, limit in (("rpm_limit", rpm_limit), ("max_in_flight", max_in_flight)):
             if limit is not None and limit < 1:
                 raise InvalidParams(f"{label} must be at least 1 (leave it out for no limit)")
-        if expires_at is not None and expires_at.tzinfo is None:
-            expires_at = expires_at.replace(tzinfo=UTC)
+        expires_at = _utc(expires_at)
         issued = issue_key()
         key = await self._accounts.create_key(
             account_id=account_id,
@@ -108,6 +107,14 @@ class AccountService:
             account_id=account_id,
             api_key_id=api_key_id,
             model=model,
-            created_from=created_from,
-            created_to=created_to,
+            created_from=_utc(created_from),
+            created_to=_utc(created_to),
         )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time without a zone means UTC here; the store would otherwise read it as the
+    server's local time."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

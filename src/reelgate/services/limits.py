@@ -14,6 +14,10 @@ class RateLimiter(Protocol):
         """Count one request under ``key``; False if that would exceed ``limit`` per window."""
         ...
 
+    async def used(self, key: str, window_s: float) -> int:
+        """Requests counted under ``key`` in the last window."""
+        ...
+
 
 class LocalRateLimiter:
     """An exact sliding window: the times of the last ``limit`` requests per key."""
@@ -31,3 +35,7 @@ class LocalRateLimiter:
             return False
         hits.append(now)
         return True
+
+    async def used(self, key: str, window_s: float) -> int:
+        now = self._clock()
+        return sum(1 for t in self._hits.get(key, ()) if t > now - window_s)

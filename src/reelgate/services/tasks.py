@@ -8,13 +8,17 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reelgate.domain.channels import Channel
 from reelgate.domain.ids import new_platform_id
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
 from reelgate.domain.requests import VideoRequest, parse_video_request
 from reelgate.domain.tasks import FailureReason, Task, TaskEvent, TaskStatus
-from reelgate.errors import Conflict, Forbidden, InvalidParams, NotFound, UpstreamError
+from reelgate.errors import Conflict, Forbidden, InvalidParams, NotFound, ReelgateError
 from reelgate.providers.base import Provider
+from reelgate.services.callbacks import CallbackVerifier
+from reelgate.services.channels import ChannelRouter
+from reelgate.services.upstream_callbacks import UpstreamCallbacks
 from reelgate.store.accounts import ApiKey
 from reelgate.store.tasks import NewTask, TaskFilter, TaskStore
 
@@ -38,14 +42,18 @@ class TaskService:
         self,
         *,
         tasks: TaskStore,
-        provider: Provider,
+        router: ChannelRouter,
+        callbacks: UpstreamCallbacks,
+        verifier: CallbackVerifier,
         schedule: PollSchedule,
         deadline: timedelta,
         prices: PriceTable,
         on_submitted: Any = None,
     ) -> None:
         self._tasks = tasks
-        self._provider = provider
+        self._router = router
+        self._callbacks = callbacks
+        self._verifier = verifier
         self._schedule = schedule
         self._deadline = deadline
         self._prices = prices
@@ -70,25 +78,37 @@ class TaskService:
                 f"{', '.join(key.models) or 'no model'}"
             )
         price = self._prices.price(request.model, request.resolution, request.duration)
+        if request.callback_url is not None:
+            # MiniMax's handshake, before anything is stored or charged
+            await self._verifier.verify(request.callback_url)
         now = datetime.now(UTC)
         deadline = self._deadline
         if deadline_s is not None:
             deadline = min(deadline, timedelta(seconds=deadline_s))
         task = await self._tasks.insert(self._new_task(key, request, price, now + deadline), now)
+        callback_url = self._callbacks.url_for(task.platform_id)
+
+        async def submit(channel: Channel, provider: Provider) -> str:
+            return await provider.submit(request, callback_url)
+
         try:
-            upstream_id = await self._provider.submit(request)
-        except UpstreamError as exc:
+            channel, upstream_id = await self._router.submit(request.model, submit)
+        except ReelgateError as exc:
             await self._tasks.mark_refused(task.id, exc.code, exc.message, datetime.now(UTC))
             raise
-        except BaseException:
-            # Cancelled mid-call: we cannot know whether the upstream took it. Leave the
-            # task in `submitting`; the tracker settles stale submissions at start.
-            raise
+        # Cancelled mid-call (BaseException): we cannot know whether the upstream took it.
+        # The task stays `submitting`; the tracker's sweep settles and refunds it.
         now = datetime.now(UTC)
         submitted = await self._tasks.mark_submitted(
-            task.id, upstream_id, now + timedelta(seconds=self._schedule.delay(0)), now
+            task.id,
+            upstream_id,
+            now + timedelta(seconds=self._schedule.delay(0)),
+            now,
+            channel=channel.name,
+            upstream_callback=callback_url is not None,
         )
-        if submitted is None:  # settled by someone else meanwhile (e.g. cancelled)
+        if submitted is None:  # settled meanwhile (its deadline passed): say so, with its ids
+            await self._tasks.note_upstream_id(task.id, upstream_id, channel.name)
             submitted = await self._tasks.get_by_id(task.id)
             assert submitted is not None
         if self._on_submitted is not None:
@@ -104,7 +124,7 @@ class TaskService:
             api_key_id=key.id,
             model=request.model,
             mode=request.mode.value,
-            channel=self._provider.name,
+            channel="",  # known once a channel has taken it
             request=request.summary(),
             duration=request.duration,
             resolution=request.resolution,

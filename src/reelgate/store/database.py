@@ -1,4 +1,9 @@
-"""Engines and migrations: SQLite (WAL) by default, PostgreSQL through asyncpg."""
+"""Engines and migrations: SQLite (WAL) by default, PostgreSQL through asyncpg.
+
+Start-up rule (docs/scale.md): the single-process gateway migrates the schema itself; API
+replicas and workers only check it and refuse to start on one that is not current, so a
+deployment migrates once, on purpose (``reelgate migrate``), never N processes at a time.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,24 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StartupError(Exception):
+    """The store cannot be used as it is; the message says what to do."""
+
+
+class StoreUnavailable(StartupError):
+    pass
+
+
+class SchemaNotCurrent(StartupError):
+    pass
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -66,3 +85,41 @@ async def upgrade(engine: AsyncEngine) -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+async def schema_problem(engine: AsyncEngine) -> str | None:
+    """What is wrong with the store's schema for this version of reelgate, or None."""
+    current, head = await current_revision(engine), head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return (
+            f"the database has no reelgate schema yet (expected revision {head}): "
+            "run `reelgate migrate`"
+        )
+    if not _known(current):
+        return (
+            f"the database's schema is at revision {current}, which this version does not "
+            f"know (it expects {head}): a newer reelgate migrated it; run that version"
+        )
+    return f"the database's schema is at revision {current}, behind {head}: run `reelgate migrate`"
+
+
+async def prepare(engine: AsyncEngine, *, migrate: bool) -> None:
+    """Migrate the schema, or only check it; raise a StartupError that says what to do."""
+    try:
+        if migrate:
+            await upgrade(engine)
+            return
+        problem = await schema_problem(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreUnavailable(f"cannot use the store: {exc.__class__.__name__}: {exc}") from exc
+    if problem is not None:
+        raise SchemaNotCurrent(problem)

@@ -23,6 +23,7 @@ class LedgerEntry:
     balance_after: int
     note: str | None
     created_at: datetime
+    platform_id: str | None = None  # of the task the entry belongs to, for people to read
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,13 @@ class Reports:
         where = [ledger.c.account_id == account_id]
         if before_id is not None:
             where.append(ledger.c.id < before_id)
-        query = select(ledger).where(*where).order_by(ledger.c.id.desc()).limit(limit)
+        query = (
+            select(ledger, tasks.c.platform_id)
+            .outerjoin(tasks, tasks.c.id == ledger.c.task_id)
+            .where(*where)
+            .order_by(ledger.c.id.desc())
+            .limit(limit)
+        )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
@@ -60,6 +67,7 @@ class Reports:
                 r.balance_after,
                 r.note,
                 r.created_at,
+                r.platform_id,
             )
             for r in rows
         ]

@@ -44,7 +44,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        value = value.astimezone(UTC)
+        # a time without a zone means UTC here, never the server's local time
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -100,6 +101,7 @@ tasks = Table(
     Column("upstream_status", String(16), nullable=True),
     Column("upstream_task_id", String(64), nullable=True),
     Column("channel", String(64), nullable=False),
+    Column("upstream_callback", Boolean, nullable=False, default=False),
     Column("request", JSON, nullable=False),
     Column("duration", Integer, nullable=False),
     Column("resolution", String(8), nullable=False),
@@ -116,6 +118,7 @@ tasks = Table(
     # tracking
     Column("next_poll_at", UTCDateTime, nullable=True),
     Column("poll_attempts", Integer, nullable=False, default=0),
+    Column("missing_polls", Integer, nullable=False, default=0),  # "not found" in a row
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
     # the result
@@ -130,8 +133,11 @@ tasks = Table(
     Column("file_sha256", String(64), nullable=True),
     Column("file_created_at", UTCDateTime, nullable=True),
     Column("file_copy_pending", Boolean, nullable=False, default=False),
+    Column("copy_attempts", Integer, nullable=False, default=0),
+    Column("next_copy_at", UTCDateTime, nullable=True),
     Index("ix_tasks_account_created", "account_id", "id"),
     Index("ix_tasks_key_status", "api_key_id", "status"),
+    Index("ix_tasks_channel_status", "channel", "status"),
     Index("ix_tasks_upstream", "upstream_task_id"),
     Index("ix_tasks_file", "file_id"),
     Index("ix_tasks_due", "status", "next_poll_at"),
@@ -165,4 +171,74 @@ task_events = Table(
     Column("upstream_status", String(16), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("uq_task_events_task_seq", "task_id", "seq", unique=True),
+)
+
+# Upstream accounts. The API key is stored as given (the gateway must present it) and is
+# never returned by any API.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("base_url", Text, nullable=False),
+    Column("api_key", Text, nullable=False),
+    Column("models", JSON, nullable=True),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("weight", Integer, nullable=False, default=1),
+    Column("rpm", Integer, nullable=True),
+    Column("max_in_flight", Integer, nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("source", String(16), nullable=False, default="api"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Standard Webhooks secrets per account; during a rotation the old one signs too, until
+# it expires.
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("secret", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+)
+
+# The durable outbox of callbacks to clients: written with the state change it reports.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("msg_id", String(40), nullable=False, unique=True),  # webhook-id, same on retries
+    Column("task_id", BigInteger, ForeignKey("tasks.id"), nullable=False),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # the task event it reports
+    Column("url", Text, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # pending delivered failed gone
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index("uq_deliveries_task_seq", "task_id", "seq", unique=True),
+    Index("ix_deliveries_due", "state", "next_attempt_at"),
+)
+
+# Idempotency-Key: the first answer to a (account, key) is kept and replayed.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # in_progress done
+    Column("status_code", Integer, nullable=True),
+    Column("response", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )

@@ -25,7 +25,9 @@ from reelgate.domain.tasks import (
     UpstreamStatus,
     VideoFile,
 )
-from reelgate.errors import InsufficientBalance, RateLimited
+from reelgate.domain.webhooks import callback_body
+from reelgate.errors import Forbidden, InsufficientBalance, RateLimited
+from reelgate.store.deliveries import enqueue
 from reelgate.store.money import move
 from reelgate.store.tables import accounts, ledger, task_events, tasks
 
@@ -98,6 +100,10 @@ def to_task(row: Any) -> Task:
         callback_url=row.callback_url,
         price=row.price,
         poll_attempts=row.poll_attempts,
+        missing_polls=row.missing_polls,
+        copy_attempts=row.copy_attempts,
+        next_poll_at=row.next_poll_at,
+        upstream_callback=row.upstream_callback,
     )
 
 
@@ -116,12 +122,23 @@ class TaskStore:
             balance = (
                 await conn.execute(
                     update(accounts)
-                    .where(accounts.c.id == new.account_id, accounts.c.balance >= new.price)
+                    .where(
+                        accounts.c.id == new.account_id,
+                        accounts.c.status == "active",
+                        accounts.c.balance >= new.price,
+                    )
                     .values(balance=accounts.c.balance - new.price)
                     .returning(accounts.c.balance)
                 )
             ).scalar_one_or_none()
             if balance is None:
+                status = (
+                    await conn.execute(
+                        select(accounts.c.status).where(accounts.c.id == new.account_id)
+                    )
+                ).scalar_one_or_none()
+                if status != "active":
+                    raise Forbidden(f"the account is {status or 'gone'}")
                 raise InsufficientBalance(
                     f"insufficient balance: this task costs {new.price} and the account "
                     "cannot cover it; top up and retry"
@@ -151,17 +168,38 @@ class TaskStore:
         return to_task(row)
 
     async def mark_submitted(
-        self, task_id: int, upstream_task_id: str, next_poll_at: datetime, now: datetime
+        self,
+        task_id: int,
+        upstream_task_id: str,
+        next_poll_at: datetime,
+        now: datetime,
+        *,
+        channel: str | None = None,
+        upstream_callback: bool = False,
     ) -> Task | None:
+        """Record the upstream's id and the channel that took the task (if not the one
+        it was stored with)."""
+        extra: dict[str, Any] = {"channel": channel} if channel is not None else {}
         return await self._transition(
             task_id,
             [TaskStatus.SUBMITTING.value],
             now=now,
+            upstream_callback=upstream_callback,
+            **extra,
             status=TaskStatus.QUEUED.value,
             upstream_status=UpstreamStatus.PREPARING.value,
             upstream_task_id=upstream_task_id,
             next_poll_at=next_poll_at,
         )
+
+    async def note_upstream_id(self, task_id: int, upstream_task_id: str, channel: str) -> None:
+        """Keep the upstream's id on a task that was settled while its submit ran."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.upstream_task_id.is_(None))
+                .values(upstream_task_id=upstream_task_id, channel=channel)
+            )
 
     async def mark_refused(
         self, task_id: int, code: int, message: str, now: datetime
@@ -278,7 +316,7 @@ class TaskStore:
     async def record_progress(
         self,
         task: Task,
-        owner: str,
+        owner: str | None,
         upstream_status: UpstreamStatus,
         next_poll_at: datetime,
         now: datetime,
@@ -295,12 +333,22 @@ class TaskStore:
             upstream_status=upstream_status.value,
             next_poll_at=next_poll_at,
             poll_attempts=task.poll_attempts + 1,
+            missing_polls=0,
             lease_owner=None,
             lease_until=None,
         )
 
-    async def reschedule(self, task: Task, owner: str, next_poll_at: datetime) -> None:
-        """Release the lease without a change (the poll failed or said nothing new)."""
+    async def reschedule(
+        self,
+        task: Task,
+        owner: str,
+        next_poll_at: datetime,
+        *,
+        count_attempt: bool = True,
+        missing: bool = False,
+    ) -> None:
+        """Release the lease without a change (the poll failed or could not be made);
+        ``missing``: the upstream said it does not know the task."""
         await self._transition(
             task.id,
             _TRACKED,
@@ -308,16 +356,28 @@ class TaskStore:
             owner=owner,
             event=False,
             next_poll_at=next_poll_at,
-            poll_attempts=task.poll_attempts + 1,
+            poll_attempts=task.poll_attempts + (1 if count_attempt else 0),
+            missing_polls=task.missing_polls + 1 if missing else task.missing_polls,
             lease_owner=None,
             lease_until=None,
         )
 
+    async def poll_now(self, task_id: int, now: datetime) -> None:
+        """Make a tracked task due at once (an upstream pushed news about it)."""
+        await self._transition(task_id, _TRACKED, now=None, event=False, next_poll_at=now)
+
     # -- finishing ------------------------------------------------------------------
 
     async def record_success(
-        self, task_id: int, file: VideoFile, now: datetime, owner: str | None = None
+        self,
+        task_id: int,
+        file: VideoFile,
+        now: datetime,
+        owner: str | None = None,
+        *,
+        copy_pending: bool = True,
     ) -> Task | None:
+        """Record the result; ``copy_pending``: the gateway still wants its own copy."""
         return await self._finish(
             task_id,
             _TRACKED,
@@ -334,7 +394,8 @@ class TaskStore:
             file_upstream_url=file.upstream_url,
             file_upstream_expires_at=file.upstream_url_expires_at,
             file_created_at=file.created_at,
-            file_copy_pending=file.storage_key is None,
+            file_copy_pending=copy_pending and file.storage_key is None,
+            next_copy_at=now,
             file_storage_key=file.storage_key,
             file_sha256=file.sha256,
         )
@@ -385,8 +446,26 @@ class TaskStore:
 
     # -- sweeping -------------------------------------------------------------------
 
-    async def pending_copies(self, limit: int) -> list[Task]:
-        return await self._many(tasks.c.file_copy_pending.is_(True), limit)
+    async def pending_copies(self, limit: int, now: datetime | None = None) -> list[Task]:
+        """Videos still to copy whose next try is due (all of them without ``now``)."""
+        where: ColumnElement[bool] = tasks.c.file_copy_pending.is_(True)
+        if now is not None:
+            where = and_(where, or_(tasks.c.next_copy_at.is_(None), tasks.c.next_copy_at <= now))
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(tasks).where(where).order_by(tasks.c.next_copy_at).limit(limit)
+                )
+            ).all()
+        return [to_task(r) for r in rows]
+
+    async def copy_failed(self, task: Task, next_copy_at: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task.id)
+                .values(copy_attempts=tasks.c.copy_attempts + 1, next_copy_at=next_copy_at)
+            )
 
     async def stale_submitting(self, before: datetime, limit: int = 100) -> list[Task]:
         """Tasks stuck in ``submitting``: the process died between store and upstream answer."""
@@ -475,6 +554,16 @@ class TaskStore:
                         created_at=stamp,
                     )
                 )
+                if row.callback_url:  # the outbox: the callback commits with its change
+                    await enqueue(
+                        conn,
+                        task_id=row.id,
+                        account_id=row.account_id,
+                        seq=row.event_seq,
+                        url=row.callback_url,
+                        body=callback_body(to_task(row)),
+                        now=stamp,
+                    )
             if money is not None and row.price:
                 amount = 0 if money == "capture" else row.price
                 await move(
@@ -499,6 +588,7 @@ def _new_row(new: NewTask, now: datetime) -> dict[str, Any]:
         "mode": new.mode,
         "status": TaskStatus.SUBMITTING.value,
         "channel": new.channel,
+        "upstream_callback": False,
         "request": new.request,
         "duration": new.duration,
         "resolution": new.resolution,
@@ -508,8 +598,10 @@ def _new_row(new: NewTask, now: datetime) -> dict[str, Any]:
         "updated_at": now,
         "deadline_at": new.deadline_at,
         "poll_attempts": 0,
+        "missing_polls": 0,
         "event_seq": 0,
         "file_copy_pending": False,
+        "copy_attempts": 0,
     }
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 19:41:47.728859
+Create Date: 2026-11-25 20:26:03.296841
 """
 
 from __future__ import annotations
@@ -34,6 +34,30 @@ def upgrade() -> None:
         sa.Column("created_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
         sa.UniqueConstraint("name", name=op.f("uq_accounts_name")),
+    )
+    op.create_table(
+        "channels",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("base_url", sa.Text(), nullable=False),
+        sa.Column("api_key", sa.Text(), nullable=False),
+        sa.Column("models", sa.JSON(), nullable=True),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("weight", sa.Integer(), nullable=False),
+        sa.Column("rpm", sa.Integer(), nullable=True),
+        sa.Column("max_in_flight", sa.Integer(), nullable=True),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("created_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channels")),
+        sa.UniqueConstraint("name", name=op.f("uq_channels_name")),
     )
     op.create_table(
         "meta",
@@ -69,6 +93,43 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_keys_account_id"), ["account_id"], unique=False)
 
     op.create_table(
+        "idempotency_keys",
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("response", sa.JSON(), nullable=True),
+        sa.Column("created_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_idempotency_keys_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("account_id", "key", name=op.f("pk_idempotency_keys")),
+    )
+    op.create_table(
+        "webhook_secrets",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("created_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_webhook_secrets_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_secrets")),
+    )
+    with op.batch_alter_table("webhook_secrets", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_secrets_account_id"), ["account_id"], unique=False
+        )
+
+    op.create_table(
         "tasks",
         sa.Column(
             "id",
@@ -85,6 +146,7 @@ def upgrade() -> None:
         sa.Column("upstream_status", sa.String(length=16), nullable=True),
         sa.Column("upstream_task_id", sa.String(length=64), nullable=True),
         sa.Column("channel", sa.String(length=64), nullable=False),
+        sa.Column("upstream_callback", sa.Boolean(), nullable=False),
         sa.Column("request", sa.JSON(), nullable=False),
         sa.Column("duration", sa.Integer(), nullable=False),
         sa.Column("resolution", sa.String(length=8), nullable=False),
@@ -100,6 +162,7 @@ def upgrade() -> None:
         sa.Column("event_seq", sa.Integer(), nullable=False),
         sa.Column("next_poll_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("poll_attempts", sa.Integer(), nullable=False),
+        sa.Column("missing_polls", sa.Integer(), nullable=False),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_until", reelgate.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("file_id", sa.String(length=64), nullable=True),
@@ -119,6 +182,8 @@ def upgrade() -> None:
             "file_created_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("file_copy_pending", sa.Boolean(), nullable=False),
+        sa.Column("copy_attempts", sa.Integer(), nullable=False),
+        sa.Column("next_copy_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_tasks_account_id_accounts")
         ),
@@ -130,10 +195,48 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index("ix_tasks_account_created", ["account_id", "id"], unique=False)
+        batch_op.create_index("ix_tasks_channel_status", ["channel", "status"], unique=False)
         batch_op.create_index("ix_tasks_due", ["status", "next_poll_at"], unique=False)
         batch_op.create_index("ix_tasks_file", ["file_id"], unique=False)
         batch_op.create_index("ix_tasks_key_status", ["api_key_id", "status"], unique=False)
         batch_op.create_index("ix_tasks_upstream", ["upstream_task_id"], unique=False)
+
+    op.create_table(
+        "deliveries",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("msg_id", sa.String(length=40), nullable=False),
+        sa.Column("task_id", sa.BigInteger(), nullable=False),
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "next_attempt_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("lease_until", reelgate.store.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", reelgate.store.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_deliveries_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name=op.f("fk_deliveries_task_id_tasks")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
+        sa.UniqueConstraint("msg_id", name=op.f("uq_deliveries_msg_id")),
+    )
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_deliveries_due", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index("uq_deliveries_task_seq", ["task_id", "seq"], unique=True)
 
     op.create_table(
         "ledger",
@@ -195,18 +298,30 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_account")
 
     op.drop_table("ledger")
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("uq_deliveries_task_seq")
+        batch_op.drop_index("ix_deliveries_due")
+
+    op.drop_table("deliveries")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_tasks_upstream")
         batch_op.drop_index("ix_tasks_key_status")
         batch_op.drop_index("ix_tasks_file")
         batch_op.drop_index("ix_tasks_due")
+        batch_op.drop_index("ix_tasks_channel_status")
         batch_op.drop_index("ix_tasks_account_created")
 
     op.drop_table("tasks")
+    with op.batch_alter_table("webhook_secrets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_secrets_account_id"))
+
+    op.drop_table("webhook_secrets")
+    op.drop_table("idempotency_keys")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_account_id"))
 
     op.drop_table("api_keys")
     op.drop_table("meta")
+    op.drop_table("channels")
     op.drop_table("accounts")
     # ### end Alembic commands ###

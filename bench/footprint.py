@@ -1,0 +1,259 @@
+"""Footprint: memory (RSS of the process and of its children) at rest and under load, and
+the time from process start to ready.
+
+Configurations:
+  reelgate          ``reelgate serve`` in front of a standalone sandbox (SQLite); no children
+  reelgate-mounted  ``reelgate serve`` as it starts by default: SQLite, the sandbox mounted at
+                    /sandbox as its upstream, whose render workers are its children
+  reelgate-postgres ``reelgate serve`` in front of a standalone sandbox, on PostgreSQL
+  direct            the sandbox alone (``reelgate sandbox``)
+  litellm           LiteLLM's proxy, for reference
+
+Ready means: /readyz answers 200 for reelgate (the store answers, its schema is current),
+/docs for the sandbox, /health/liveliness for LiteLLM. Each start is a first start, in a
+fresh data directory (or database).
+
+Run: ``.venv/bin/python bench/footprint.py`` (``--help`` for the options). Prints
+Markdown tables and writes bench/results/footprint.json.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import threading
+import time
+from typing import Any
+
+from common import (
+    PYTHON,
+    Lab,
+    Placement,
+    Target,
+    Unavailable,
+    base_parser,
+    log,
+    require_wrk,
+    table,
+    write_results,
+)
+
+MIB = 1024
+# libraries whose import cost is worth naming (the renderer's, storage's, migrations')
+NOTABLE = {"numpy", "av", "PIL", "alembic", "aiobotocore", "aiohttp", "boto3", "fastapi"}
+NOTABLE |= {"sqlalchemy", "httpx", "pydantic", "asyncpg", "aiosqlite", "uvicorn"}
+
+
+def parse_args() -> Any:
+    parser = base_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--starts", type=int, default=3, help="fresh starts per configuration")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of each load")
+    parser.add_argument("--clients", type=int, default=10, help="wrk clients during the load")
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds at rest before RSS")
+    parser.add_argument(
+        "--configs",
+        default="reelgate,reelgate-mounted,reelgate-postgres,direct,litellm",
+        help="which configurations",
+    )
+    parser.set_defaults(renders="normal")
+    return parser.parse_args()
+
+
+class PeakRss:
+    """Samples a target's RSS (process, and process with children) while a load runs."""
+
+    def __init__(self, target: Target, every_s: float = 0.1) -> None:
+        self.proc_kib = self.tree_kib = self.children = 0
+        self._target = target
+        self._every = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            proc = self._target.proc
+            self.proc_kib = max(self.proc_kib, proc.rss_kib(tree=False))
+            self.tree_kib = max(self.tree_kib, proc.rss_kib(tree=True))
+            self.children = max(self.children, len(proc.tree()) - 1)
+
+
+def start_config(lab: Lab, config: str, upstream: Target, i: int) -> Target:
+    if config == "direct":  # with the default number of render workers, as mounted
+        return lab.sandbox(name=f"sandbox-{i}", render_workers=2)
+    if config == "litellm":
+        return lab.litellm(upstream)
+    if config == "reelgate-mounted":
+        return lab.gateway(None, name=f"{config}-{i}")
+    database = "postgres" if config == "reelgate-postgres" else "sqlite"
+    return lab.gateway(upstream, database=database, name=f"{config}-{i}")
+
+
+def rest(target: Target, settle: float) -> dict[str, float]:
+    time.sleep(settle)
+    return {
+        "rss_mib": target.proc.rss_kib(tree=False) / MIB,
+        "tree_mib": target.proc.rss_kib(tree=True) / MIB,
+        "children": len(target.proc.tree()) - 1,
+    }
+
+
+def under_load(lab: Lab, target: Target, upstream: Target, op: str, args: Any) -> dict[str, float]:
+    task_id = ""
+    if op == "query":  # LiteLLM passes the sandbox's ids through
+        task_id = (upstream if target.name == "litellm" else target).create_task()
+    with PeakRss(target) as peak:
+        load = lab.run(target, op, args.clients, args.duration, task_id)
+    return {
+        "peak_rss_mib": peak.proc_kib / MIB,
+        "peak_tree_mib": peak.tree_kib / MIB,
+        "children": peak.children,
+        "rps": load.rps,
+        "error_rate": load.error_rate,
+    }
+
+
+def import_profile(lab: Lab) -> dict[str, Any]:
+    """How long importing the gateway takes, and its heaviest top-level imports."""
+    env = dict(os.environ)
+    if lab.src is not None:
+        env["PYTHONPATH"] = str(lab.src)
+    walls = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([PYTHON, "-c", "import reelgate.app"], env=env, check=True)
+        walls.append(time.perf_counter() - t0)
+    bare = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([PYTHON, "-c", "pass"], env=env, check=True)
+        bare.append(time.perf_counter() - t0)
+    done = subprocess.run(
+        [PYTHON, "-X", "importtime", "-c", "import reelgate.app"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    direct: dict[str, float] = {}  # what reelgate.app imports itself, cumulative seconds
+    libraries: dict[str, float] = {}  # heavy libraries, wherever they are first imported
+    for line in done.stderr.splitlines():
+        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| ( *)(\S+)$", line)
+        if not m:
+            continue
+        seconds, depth, name = int(m.group(1)) / 1e6, len(m.group(2)) // 2, m.group(3)
+        if depth == 1:
+            direct[name] = seconds
+        if name in NOTABLE:
+            libraries[name] = seconds
+    heaviest = sorted(direct.items(), key=lambda kv: -kv[1])[:8]
+    return {
+        "python_startup_s": statistics.median(bare),
+        "import_reelgate_app_s": statistics.median(walls),
+        "heaviest_direct_imports_s": {k: round(v, 3) for k, v in heaviest},
+        "libraries_s": {k: round(v, 3) for k, v in libraries.items()},
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    require_wrk()
+    placement = Placement.from_args(args)
+    configs = args.configs.split(",")
+    results: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    with Lab(placement, keep_logs=args.keep_logs, rev=args.rev) as lab:
+        upstream = lab.sandbox(name="sandbox")
+        for config in configs:
+            if config == "litellm" and not args.litellm:
+                continue
+            n = args.starts if config != "litellm" else 1  # LiteLLM is slow to start
+            log(f"{config}: {n} start(s)")
+            starts, rests, target = [], [], None
+            try:
+                for i in range(n):
+                    if target is not None:
+                        target.proc.stop()
+                    target = start_config(lab, config, upstream, i)
+                    starts.append(target.proc.ready_s)
+                    rests.append(rest(target, args.settle))
+            except Unavailable as exc:
+                skipped[config] = str(exc)
+                log(f"{config} skipped: {exc}")
+                continue
+            assert target is not None
+            log(f"{config}: under load")
+            query = under_load(lab, target, upstream, "query", args)
+            create = under_load(lab, target, upstream, "create", args)
+            after = rest(target, args.settle)
+            target.proc.stop()
+            results[config] = {
+                "ready_s": {"median": statistics.median(starts), "min": min(starts), "all": starts},
+                "at_rest": rests[-1],
+                "at_rest_median_rss_mib": statistics.median(r["rss_mib"] for r in rests),
+                "query_load": query,
+                "create_load": create,
+                "after_load": after,
+            }
+        imports = import_profile(lab)
+
+    rows = []
+    for config, r in results.items():
+        rows.append(
+            [
+                config,
+                r["ready_s"]["median"],
+                r["at_rest_median_rss_mib"],
+                r["query_load"]["peak_rss_mib"],
+                r["create_load"]["peak_rss_mib"],
+                r["create_load"]["peak_tree_mib"],
+                r["create_load"]["children"],
+                r["after_load"]["rss_mib"],
+                r["after_load"]["tree_mib"],
+            ]
+        )
+    headers = ["configuration", "ready s", "rest MiB", "query peak", "create peak"]
+    headers += ["create peak +children", "children", "after MiB", "after +children"]
+    print("### memory (RSS, MiB) and time to ready\n")
+    print(table(headers, rows))
+    print(
+        f"\nimporting reelgate.app takes {imports['import_reelgate_app_s']:.2f} s "
+        f"(bare interpreter {imports['python_startup_s']:.2f} s).\nHeaviest of its own imports: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in imports["heaviest_direct_imports_s"].items())
+        + ".\nLibraries: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in imports["libraries_s"].items())
+        + "."
+    )
+    rest_mib = results.get("reelgate-mounted", {}).get("at_rest_median_rss_mib")
+    if rest_mib is not None:
+        mb = rest_mib * 1.048576
+        verdict = "met" if mb < 150 else "NOT met"
+        print(
+            f"\n- memory at rest, default configuration (reelgate-mounted): {rest_mib:.0f} MiB "
+            f"= {mb:.0f} MB (goal < 150 MB): {verdict}"
+        )
+    for name, why in skipped.items():
+        print(f"\n{name} did not run: {why}")
+    path = write_results(
+        args.output or "footprint",
+        {
+            "args": vars(args),
+            "placement": placement.describe(),
+            "results": results,
+            "imports": imports,
+            "skipped": skipped,
+        },
+    )
+    log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

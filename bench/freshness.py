@@ -1,0 +1,242 @@
+"""Freshness: how late the gateway records that an upstream task finished.
+
+Keeps N tasks in flight on one channel (a standalone sandbox with a stub renderer, so the
+machine's CPU goes to the gateway, not to video encoding) and measures, for each task,
+the lag between the moment the sandbox turned it Success and the gateway's record of it
+(``finished_at``), polling only and with upstream callbacks; also the upstream queries
+made per task and the most calls the channel saw in any budget window.
+
+    .venv/bin/python bench/freshness.py --tasks 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port, table, write_results
+
+SANDBOX_KEY = "fresh-key"
+API_KEY = "sk-fresh-0123456789abcdefghijklmnopqrstuvwx"
+BODY = {"model": "T2V-01", "prompt": "freshness"}
+
+
+def start(args: list[str], env: dict[str, str], log: Path, ready: str) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reelgate", *args],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(ready, timeout=1, trust_env=False).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{args[0]} did not start; see {log}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    best, start_i = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start_i] >= window:
+            start_i += 1
+        best = max(best, end - start_i + 1)
+    return best
+
+
+def run_mode(
+    mode: str, tasks: int, sandbox_url: str, workdir: Path, rpm: int, poll_max: float
+) -> dict[str, Any]:
+    port = free_port()
+    gw_url = f"http://127.0.0.1:{port}"
+    channels = workdir / f"channels-{mode}.toml"
+    channels.write_text(
+        "[[channels]]\n"
+        'name = "sandbox"\nkind = "sandbox"\n'
+        f'base_url = "{sandbox_url}"\napi_key = "{SANDBOX_KEY}"\nrpm = {rpm}\n'
+    )
+    env = {
+        "REELGATE_DATA_DIR": str(workdir / f"gw-{mode}"),
+        "REELGATE_CHANNELS_FILE": str(channels),
+        "REELGATE_SANDBOX_ENABLED": "false",
+        "REELGATE_BOOTSTRAP_API_KEY": API_KEY,
+        "REELGATE_ADMIN_TOKEN": "rg-admin-fresh",
+        "REELGATE_BOOTSTRAP_BALANCE": str(10**12),
+        "REELGATE_POLL_MAX_S": str(poll_max),
+        "REELGATE_ALLOW_PRIVATE_URLS": "true",
+    }
+    if mode == "callbacks":
+        env["REELGATE_PUBLIC_BASE_URL"] = gw_url
+    gateway = start(
+        ["serve", "--port", str(port)], env, workdir / f"gw-{mode}.log", gw_url + "/readyz"
+    )
+    t0 = time.time()
+    try:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        with httpx.Client(base_url=gw_url, headers=headers, trust_env=False, timeout=60) as c:
+
+            def create(_: int) -> str:
+                data = c.post("/minimaxi/v1/video_generation", json=BODY).json()
+                if data["base_resp"]["status_code"] != 0:
+                    raise RuntimeError(data)
+                return str(data["platform_id"])
+
+            with ThreadPoolExecutor(16) as pool:
+                ids = list(pool.map(create, range(tasks)))
+            created_s = time.time() - t0
+            finished: dict[str, dict[str, Any]] = {}
+            deadline = time.monotonic() + 900
+            while len(finished) < tasks and time.monotonic() < deadline:
+                time.sleep(2)
+                cursor = None
+                while True:
+                    params: dict[str, Any] = {"limit": 200, "status": "succeeded"}
+                    if cursor:
+                        params["cursor"] = cursor
+                    page = c.get("/v1/tasks", params=params).json()
+                    finished.update({t["task_id"]: t for t in page["data"]})
+                    cursor = page["next_cursor"]
+                    if not cursor:
+                        break
+        sb_headers = {"Authorization": f"Bearer {SANDBOX_KEY}"}
+        with httpx.Client(base_url=sandbox_url, headers=sb_headers, trust_env=False) as sb:
+            upstream = {
+                t["task_id"]: t for t in sb.get("/_control/tasks", params={"since": t0}).json()
+            }
+            calls = sb.get("/_control/requests", params={"since": t0}).json()
+    finally:
+        stop(gateway)
+    lags = []
+    for task_id, task in finished.items():
+        success_at = upstream.get(task_id, {}).get("success_at")
+        if success_at is None:
+            continue
+        recorded = datetime.fromisoformat(task["finished_at"].replace("Z", "+00:00")).timestamp()
+        lags.append(recorded - success_at)
+    api_calls = [e for e in calls if e["endpoint"] in ("create", "query", "retrieve")]
+    queries = sum(1 for e in api_calls if e["endpoint"] == "query")
+    return {
+        "mode": mode,
+        "tasks": tasks,
+        "succeeded": len(finished),
+        "created_in_s": round(created_s, 1),
+        "lag_s": {
+            "p50": pct(lags, 0.5),
+            "p90": pct(lags, 0.9),
+            "p99": pct(lags, 0.99),
+            "max": max(lags) if lags else float("nan"),
+        },
+        "queries_per_task": queries / max(1, len(ids)),
+        "max_calls_per_minute": max_in_window([e["t"] for e in api_calls], 60.0),
+        "rpm_budget": rpm,
+        "poll_cap_s": poll_max,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=1000, help="tasks kept in flight")
+    parser.add_argument(
+        "--timings", default="2,5,40", help="sandbox seconds in Preparing,Queueing,Processing"
+    )
+    parser.add_argument("--rpm", type=int, default=6000, help="the channel's budget per minute")
+    parser.add_argument("--poll-max", type=float, default=30.0, help="the gateway's poll cap")
+    parser.add_argument(
+        "--modes", default="polling,callbacks", help="which runs: polling, callbacks"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="reelgate-fresh-") as tmp:
+        workdir = Path(tmp)
+        sb_port = free_port()
+        sandbox_url = f"http://127.0.0.1:{sb_port}"
+        sandbox = start(
+            ["sandbox", "--port", str(sb_port), "--log-level", "warning"],
+            {
+                "REELGATE_DATA_DIR": str(workdir / "sandbox"),
+                "REELGATE_SANDBOX_API_KEYS": json.dumps([SANDBOX_KEY]),
+                "REELGATE_SANDBOX_RPM": "0",
+                "REELGATE_SANDBOX_RENDER": "stub",
+                "REELGATE_SANDBOX_TIMINGS": args.timings,
+                "REELGATE_SANDBOX_ALLOW_PRIVATE_URLS": "true",
+            },
+            workdir / "sandbox.log",
+            sandbox_url + "/docs",
+        )
+        try:
+            results = [
+                run_mode(mode, args.tasks, sandbox_url, workdir, args.rpm, args.poll_max)
+                for mode in args.modes.split(",")
+            ]
+        finally:
+            stop(sandbox)
+    rows = [
+        (
+            r["mode"],
+            r["succeeded"],
+            r["lag_s"]["p50"],
+            r["lag_s"]["p90"],
+            r["lag_s"]["p99"],
+            r["lag_s"]["max"],
+            r["queries_per_task"],
+            f"{r['max_calls_per_minute']}/{r['rpm_budget']}",
+        )
+        for r in results
+    ]
+    print(
+        table(
+            [
+                "mode",
+                "tasks",
+                "lag p50 s",
+                "lag p90 s",
+                "lag p99 s",
+                "lag max s",
+                "queries/task",
+                "calls/min (max/budget)",
+            ],
+            rows,
+        )
+    )
+    path = write_results("freshness", {"timings": args.timings, "results": results})
+    print(f"\nwritten to {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Profile: where a gateway process spends its CPU on create and on query, under load.
+
+``reelgate serve`` (SQLite by default) runs in front of a standalone sandbox; wrk loads it
+with one operation at a time while py-spy samples the gateway without stopping it
+(``--nonblocking``), counting only the thread that holds the GIL (``--gil``): that is the
+Python work that bounds a process's throughput. For each operation it writes, into
+bench/results/:
+
+  profile-<op>.svg     a flame graph (py-spy's)
+  profile-<op>.folded  the samples as folded stacks (for any flame-graph tool)
+  profile-<op>.txt     the text report: time by layer (the library of the innermost
+                       frame), by reelgate function (inclusive), by leaf frame
+
+and profile.json with the same tables. It also reports CPU time per thread, which shows
+the cost of the database driver's own threads (aiosqlite runs one per connection).
+
+Run: ``.venv/bin/python bench/profile.py`` (``--help`` for the options). Needs py-spy in
+the project venv (installed on first use) and root or CAP_SYS_PTRACE.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from common import (
+    PYTHON,
+    RESULTS,
+    Lab,
+    Load,
+    Placement,
+    Target,
+    base_parser,
+    log,
+    require_wrk,
+    seed_tasks,
+    table,
+    thread_cpu_seconds,
+    write_results,
+)
+
+# What each top-level package is, for the "by layer" table.
+LAYERS = {
+    "sqlalchemy": "database: SQLAlchemy",
+    "aiosqlite": "database: driver (aiosqlite, its thread hand-offs)",
+    "sqlite3": "database: driver (aiosqlite, its thread hand-offs)",
+    "asyncpg": "database: driver (asyncpg)",
+    "greenlet": "database: SQLAlchemy",
+    "httpx": "upstream client: httpx/httpcore",
+    "httpcore": "upstream client: httpx/httpcore",
+    "h11": "upstream client: httpx/httpcore",
+    "anyio": "upstream client: httpx/httpcore",
+    "uvicorn": "HTTP server: uvicorn",
+    "starlette": "web framework: Starlette/FastAPI",
+    "fastapi": "web framework: Starlette/FastAPI",
+    "pydantic": "pydantic",
+    "reelgate": "reelgate's own code",
+}
+ENTRY = {"reelgate/cli.py", "reelgate/__main__.py"}  # on every stack: not informative
+STDLIB_LOOP = {"asyncio", "selectors", "threading", "queue", "concurrent", "contextlib"}
+FRAME = re.compile(r"^(?P<func>.*) \((?P<path>[^:()]+)(?::\d+)?\)$")
+
+
+def parse_args() -> Any:
+    parser = base_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--ops", default="query,create", help="operations to profile")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of sampling per op")
+    parser.add_argument("--clients", type=int, default=10, help="wrk clients")
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--all-threads",
+        action="store_true",
+        help="sample every thread that is not idle, not only the one holding the GIL",
+    )
+    parser.add_argument(
+        "--store-tasks",
+        type=int,
+        default=10_000,
+        help="tasks in the store before the query is profiled (it asks for the newest)",
+    )
+    parser.set_defaults(renders="idle")
+    return parser.parse_args()
+
+
+def py_spy() -> str:
+    exe = Path(PYTHON).parent / "py-spy"
+    if not exe.exists():
+        log("installing py-spy into the project venv ...")
+        subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", "py-spy"], check=True)
+    return str(exe) if exe.exists() else (shutil.which("py-spy") or sys.exit("py-spy missing"))
+
+
+def record(target: Target, op: str, args: Any, lab: Lab) -> tuple[Path, Load, dict[str, float]]:
+    """Load the gateway with wrk and sample it with py-spy meanwhile (two recorders: the
+    folded stacks for the report and py-spy's own SVG)."""
+    task_id = ""
+    if op == "query":
+        seed_tasks(target, args.store_tasks)
+        task_id = target.create_task()
+    lab.run(target, op, args.clients, 2, task_id)  # warm-up
+    loads: list[Load] = []
+    runner = threading.Thread(
+        target=lambda: loads.append(lab.run(target, op, args.clients, args.duration + 3, task_id))
+    )
+    folded, svg = RESULTS / f"profile-{op}.folded", RESULTS / f"profile-{op}.svg"
+    common = [py_spy(), "record", "--pid", str(target.proc.pid), "--nonblocking"]
+    common += ["--rate", str(args.rate), "--duration", str(args.duration)]
+    if not args.all_threads:
+        common.append("--gil")
+    runner.start()
+    time.sleep(1.5)
+    threads0 = thread_cpu_seconds(target.proc.pid)
+    spies = [
+        subprocess.Popen(
+            [*common, "--format", fmt, "--output", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for fmt, out in (("raw", folded), ("flamegraph", svg))
+    ]
+    for spy in spies:
+        _, err = spy.communicate()
+        if spy.returncode != 0:
+            raise SystemExit(f"py-spy failed: {err.decode().strip()}")
+    threads1 = thread_cpu_seconds(target.proc.pid)
+    runner.join()
+    per_thread = {
+        name: round((threads1.get(name, 0.0) - threads0.get(name, 0.0)) / args.duration, 3)
+        for name in threads1
+    }
+    return folded, loads[0], {k: v for k, v in per_thread.items() if v > 0.005}
+
+
+def frames(stack: str) -> list[tuple[str, str]]:
+    """(function, path) from outermost to innermost; the thread name is dropped."""
+    out = []
+    for part in stack.split(";"):
+        m = FRAME.match(part.strip())
+        if m:
+            out.append((m.group("func"), m.group("path")))
+    return out
+
+
+def layer(path: str) -> str:
+    top = path.split("/", 1)[0].removesuffix(".py")
+    if top in LAYERS:
+        return LAYERS[top]
+    if top in STDLIB_LOOP:
+        return "event loop, threads (asyncio/uvloop, queues)"
+    return f"other: {top}"
+
+
+def analyse(folded: Path) -> dict[str, Any]:
+    by_layer: Counter[str] = Counter()
+    by_ours: Counter[str] = Counter()  # samples with this reelgate function on the stack
+    by_leaf: Counter[str] = Counter()
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        fs = frames(stack)
+        if not fs:
+            continue
+        total += n
+        func, path = fs[-1]
+        by_leaf[f"{func} ({path})"] += n
+        # the library the time is spent in: the innermost frame that is not stdlib plumbing
+        by_layer[layer(path)] += n
+        ours = {f"{f} ({p})" for f, p in fs if p.startswith("reelgate/") and p not in ENTRY}
+        by_ours.update(dict.fromkeys(ours or {"(no reelgate function on the stack)"}, n))
+
+    def top(counter: Counter[str], k: int) -> list[tuple[str, float]]:
+        return [(name, round(100 * n / total, 1)) for name, n in counter.most_common(k)]
+
+    return {
+        "samples": total,
+        "by_layer": top(by_layer, 12),
+        "by_reelgate_function": top(by_ours, 20),
+        "by_leaf": top(by_leaf, 20),
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    require_wrk()
+    placement = Placement.from_args(args)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {}
+    with Lab(placement, keep_logs=args.keep_logs, rev=args.rev) as lab:
+        sandbox = lab.sandbox(timings="realistic", render_workers=1)
+        gateway = lab.gateway(sandbox, database=args.database)
+        for op in args.ops.split(","):
+            log(f"{op}: {args.clients} clients, sampling {args.duration} s")
+            folded, load, per_thread = record(gateway, op, args, lab)
+            result = analyse(folded)
+            result["load"] = load.summary()
+            result["cpu_by_thread"] = per_thread
+            report[op] = result
+
+    out = []
+    for op, r in report.items():
+        s = r["load"]
+        text = [
+            f"### {op}: {s['rps']:.0f} req/s at {args.clients} clients, p50 {s['p50_ms']:.2f} ms "
+            f"({r['samples']} samples{'' if args.all_threads else ' of the GIL holder'})",
+            "",
+            "CPU by thread (cores): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["cpu_by_thread"].items())),
+            "",
+            table(["layer (innermost library)", "% samples"], r["by_layer"]),
+            "",
+            table(["reelgate function (inclusive)", "% samples"], r["by_reelgate_function"]),
+            "",
+            table(["leaf frame", "% samples"], r["by_leaf"][:12]),
+        ]
+        (RESULTS / f"profile-{op}.txt").write_text("\n".join(text) + "\n")
+        out.append("\n".join(text))
+    print("\n\n".join(out))
+    path = write_results(
+        args.output or "profile",
+        {"args": vars(args), "placement": placement.describe(), "results": report},
+    )
+    log(f"wrote {path} and profile-<op>.svg/.folded/.txt beside it")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Upstream channels under /admin/v1/channels. API keys go in, never come out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from reelgate.api.admin import _admin
+from reelgate.api.deps import gateway
+from reelgate.api.platform import ERRORS
+from reelgate.domain.channels import Channel, ChannelKind
+from reelgate.wire import JSONResponse
+
+router = APIRouter(
+    prefix="/admin/v1/channels",
+    tags=["Admin: channels"],
+    dependencies=[Depends(_admin)],
+    responses=ERRORS,
+)
+
+
+class ChannelCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    kind: ChannelKind = ChannelKind.MINIMAX
+    base_url: str = Field(description="e.g. https://api.minimaxi.com")
+    api_key: str = Field(min_length=1, description="Stored; never returned.")
+    models: list[str] | None = Field(None, description="Models it serves; all if left out.")
+    priority: int = Field(0, description="Higher tiers are tried first.")
+    weight: int = Field(1, ge=0, description="Share within its priority tier.")
+    rpm: int | None = Field(None, ge=1, description="Calls per minute to this account.")
+    max_in_flight: int | None = Field(None, ge=1, description="Unfinished tasks at once.")
+    enabled: bool = True
+
+
+class ChannelUpdate(BaseModel):
+    base_url: str | None = None
+    api_key: str | None = Field(None, min_length=1)
+    models: list[str] | None = None
+    priority: int | None = None
+    weight: int | None = Field(None, ge=0)
+    rpm: int | None = Field(None, ge=1)
+    max_in_flight: int | None = Field(None, ge=1)
+    enabled: bool | None = None
+
+
+def channel_json(channel: Channel, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": channel.name,
+        "kind": channel.kind.value,
+        "base_url": channel.base_url,
+        "api_key": channel.masked_key,
+        "models": list(channel.models) if channel.models is not None else None,
+        "priority": channel.priority,
+        "weight": channel.weight,
+        "rpm": channel.rpm,
+        "max_in_flight": channel.max_in_flight,
+        "enabled": channel.enabled,
+        "source": channel.source,
+        **(state or {}),
+    }
+
+
+@router.get("", summary="List channels, with their health")
+async def list_channels(request: Request) -> Response:
+    gw = gateway(request)
+    await gw.router.refresh(force=True)
+    states = gw.router.states()
+    used = await gw.router.budget_used()
+    data = []
+    for channel in await gw.channels.list_all():
+        state = states.get(channel.name)
+        data.append(
+            channel_json(
+                channel,
+                {
+                    "in_flight": state.in_flight if state else 0,
+                    "calls_last_minute": used.get(channel.name, 0),
+                    "cooling_down": bool(state and state.cooling_until > gw.router.now()),
+                },
+            )
+        )
+    return JSONResponse({"data": data})
+
+
+@router.post("", status_code=201, summary="Add a channel")
+async def create_channel(request: Request, body: ChannelCreate) -> Response:
+    channel = Channel(
+        name=body.name,
+        kind=body.kind,
+        base_url=body.base_url,
+        api_key=body.api_key,
+        models=tuple(body.models) if body.models is not None else None,
+        priority=body.priority,
+        weight=body.weight,
+        rpm=body.rpm,
+        max_in_flight=body.max_in_flight,
+        enabled=body.enabled,
+    )
+    created = await gateway(request).channels.create(channel)
+    return JSONResponse(channel_json(created), status_code=201)
+
+
+@router.get("/{name}", summary="Show a channel")
+async def show_channel(request: Request, name: str) -> Response:
+    return JSONResponse(channel_json(await gateway(request).channels.get(name)))
+
+
+@router.patch("/{name}", summary="Change a channel (enable, disable, limits, key...)")
+async def update_channel(request: Request, name: str, body: ChannelUpdate) -> Response:
+    changes = body.model_dump(exclude_unset=True)
+    channel = await gateway(request).channels.update(name, **changes)
+    return JSONResponse(channel_json(channel))
+
+
+@router.delete("/{name}", status_code=204, summary="Remove a channel")
+async def delete_channel(request: Request, name: str) -> Response:
+    await gateway(request).channels.delete(name)
+    return Response(status_code=204)

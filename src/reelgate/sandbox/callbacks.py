@@ -1,0 +1,231 @@
+"""``callback_url`` as MiniMax does it: the challenge at create, then a push per status.
+
+1. At create the sandbox POSTs ``{"challenge": "<random>"}``; the receiver must answer
+   HTTP 200 with the same value as JSON (``{"challenge": ...}``) within 3 seconds, or the
+   create fails with 2013 "invalid params, fail to check callback url" and no task is made.
+2. Afterwards a background loop notices each status a task reaches (the timeline is time
+   based) and POSTs a query-shaped body ``{task_id, status, file_id, base_resp}`` for it,
+   in order, one task at a time, with lowercase statuses: ``preparing``, ``queueing``,
+   ``processing``, ``success``, ``failed``. A push counts as delivered on any 2xx; it is
+   tried three times, then given up. What was sent is kept in the task record
+   (``pushed``), so a restarted sandbox goes on where it stopped; stopping lets a push
+   in flight finish first, so a status is sent twice only if it was cut off mid-call.
+
+This module is the sandbox's outbound HTTP edge, so it catches httpx errors itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from reelgate.domain.tasks import UpstreamStatus
+from reelgate.errors import InvalidParams
+from reelgate.sandbox.requestlog import LogEntry, RequestLog
+from reelgate.sandbox.state import SandboxState, SandboxTask
+from reelgate.urlguard import check_url
+
+log = logging.getLogger(__name__)
+
+CHALLENGE_TIMEOUT_S = 3.0
+CHECK_FAILED = "invalid params, fail to check callback url"
+PUSH_TIMEOUT_S = 5.0
+PUSH_BACKOFF_S = (0.5, 2.0)  # waits between the three attempts of one push
+TICK_S = 0.1  # how often the loop looks for statuses to push
+CLOSE_GRACE_S = 2.0  # how long stopping waits for a push in flight
+
+CALLBACK_STATUS = {
+    UpstreamStatus.PREPARING: "preparing",
+    UpstreamStatus.QUEUEING: "queueing",
+    UpstreamStatus.PROCESSING: "processing",
+    UpstreamStatus.SUCCESS: "success",
+    UpstreamStatus.FAIL: "failed",
+}
+
+
+class CallbackCheckFailed(InvalidParams):
+    """invalid params, fail to check callback url"""
+
+
+class PushSource(Protocol):
+    """What the pusher needs to know about a task's life (the Sandbox provides it)."""
+
+    def reached(self, task: SandboxTask) -> list[UpstreamStatus]:
+        """The statuses the task has reached so far, in order."""
+        ...
+
+    def settled(self, task: SandboxTask) -> bool:
+        """True when no further status will come (finished, or forgotten)."""
+        ...
+
+    def push_body(self, task: SandboxTask, status: UpstreamStatus) -> dict[str, Any]: ...
+
+
+class Callbacks:
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        state: SandboxState,
+        requests: RequestLog,
+        allow_private: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._state = state
+        self._requests = requests
+        self._allow_private = allow_private
+        self._clock = clock
+        self._pending: set[str] = set()
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._loop: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    async def verify(self, url: str) -> None:
+        """The challenge handshake; raises CallbackCheckFailed (2013) with the reason."""
+        entry = LogEntry(self._clock(), "POST", url, "callback_challenge")
+        try:
+            await self._verify(url, entry)
+        except CallbackCheckFailed as exc:
+            entry.code = exc.code
+            raise
+        finally:
+            entry.duration_s = self._clock() - entry.t
+            self._requests.add(entry)
+
+    async def _verify(self, url: str, entry: LogEntry) -> None:
+        try:
+            await check_url(url, allow_private=self._allow_private)
+        except InvalidParams as exc:
+            reason = exc.message.removeprefix("invalid params, ")
+            raise CallbackCheckFailed(f"{CHECK_FAILED}: {reason}") from None
+        challenge = secrets.token_urlsafe(24)
+        try:
+            async with asyncio.timeout(CHALLENGE_TIMEOUT_S):
+                resp = await self._client.post(
+                    url, json={"challenge": challenge}, follow_redirects=False
+                )
+        except TimeoutError:
+            raise CallbackCheckFailed(
+                f"{CHECK_FAILED}: no answer within {CHALLENGE_TIMEOUT_S:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise CallbackCheckFailed(
+                f"{CHECK_FAILED}: {exc.__class__.__name__} calling it"
+            ) from None
+        entry.http_status = resp.status_code
+        if resp.status_code != 200:
+            raise CallbackCheckFailed(f"{CHECK_FAILED}: it answered HTTP {resp.status_code}")
+        try:
+            echoed = resp.json().get("challenge")
+        except (ValueError, AttributeError):
+            echoed = None
+        if echoed != challenge:
+            raise CallbackCheckFailed(
+                f"{CHECK_FAILED}: the answer does not echo the challenge as JSON"
+            )
+        entry.code = 0
+
+    # -- pushes ---------------------------------------------------------------------------
+
+    def start(self, source: PushSource) -> None:
+        """Run the push loop; pick up the pushes a previous run left unsent."""
+        for task in self._state.all():
+            if task.callback_url and (not source.settled(task) or self._unsent(source, task)):
+                self._pending.add(task.task_id)
+        self._stop = asyncio.Event()
+        self._loop = asyncio.get_running_loop().create_task(self._run(source), name="callbacks")
+
+    def track(self, task: SandboxTask) -> None:
+        if task.callback_url:
+            self._pending.add(task.task_id)
+
+    async def close(self) -> None:
+        """Stop; a push in flight gets CLOSE_GRACE_S to finish and be recorded."""
+        self._stop.set()
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+            self._loop = None
+        jobs = list(self._active.values())
+        if jobs:
+            await asyncio.wait(jobs, timeout=CLOSE_GRACE_S)
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+
+    @staticmethod
+    def _unsent(source: PushSource, task: SandboxTask) -> list[UpstreamStatus]:
+        if not task.callback_url:
+            return []
+        return [s for s in source.reached(task) if CALLBACK_STATUS[s] not in task.pushed]
+
+    async def _run(self, source: PushSource) -> None:
+        while not self._stop.is_set():
+            try:
+                self._round(source)
+            except Exception:  # the loop must outlive any one bad record
+                log.exception("callback round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), TICK_S)
+
+    def _round(self, source: PushSource) -> None:
+        for task_id in list(self._pending):
+            if task_id in self._active:
+                continue
+            task = self._state.get(task_id)
+            if task is None:
+                self._pending.discard(task_id)
+                continue
+            due = self._unsent(source, task)
+            if due:
+                job = asyncio.get_running_loop().create_task(
+                    self._send(source, task, due), name=task_id
+                )
+                self._active[task_id] = job
+                job.add_done_callback(self._finished)
+            elif source.settled(task):
+                self._pending.discard(task_id)
+
+    def _finished(self, job: asyncio.Task[None]) -> None:
+        self._active.pop(job.get_name(), None)
+
+    async def _send(
+        self, source: PushSource, task: SandboxTask, statuses: list[UpstreamStatus]
+    ) -> None:
+        assert task.callback_url is not None
+        for status in statuses:
+            if self._stop.is_set():
+                return
+            delivered = await self._push(task.callback_url, source.push_body(task, status))
+            if not delivered:
+                log.warning("gave up pushing %s of task %s", status.value, task.task_id)
+            task.pushed.append(CALLBACK_STATUS[status])
+            self._state.save(task)
+
+    async def _push(self, url: str, body: dict[str, Any]) -> bool:
+        for attempt in range(len(PUSH_BACKOFF_S) + 1):
+            if attempt:
+                await asyncio.sleep(PUSH_BACKOFF_S[attempt - 1])
+            entry = LogEntry(self._clock(), "POST", url, "callback_push", task_id=body["task_id"])
+            entry.task_status = body["status"]
+            try:
+                await check_url(url, allow_private=self._allow_private)
+                async with asyncio.timeout(PUSH_TIMEOUT_S):
+                    resp = await self._client.post(url, json=body, follow_redirects=False)
+                entry.http_status = resp.status_code
+            except (InvalidParams, TimeoutError, httpx.HTTPError) as exc:
+                log.info("callback push to %s failed: %s", url, exc.__class__.__name__)
+            finally:
+                entry.duration_s = self._clock() - entry.t
+                self._requests.add(entry)
+            if 200 <= entry.http_status < 300:
+                return True
+        return False

@@ -1,0 +1,100 @@
+"""Control endpoints for tests and operators: the fault plan and the request log.
+
+``GET|PUT /_control/faults`` and ``GET /_control/requests?since=<t>``, below the sandbox's
+base URL, protected by any of the sandbox's API keys. They are not MiniMax endpoints: they
+are not rate limited, never faulted and not written to the request log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from reelgate.errors import InvalidParams
+from reelgate.sandbox.faults import FaultPlan, parse_rates
+from reelgate.sandbox.service import Sandbox
+from reelgate.wire import JSONResponse, bearer_token, json_body, ok
+
+PLAN_FIELDS = frozenset({"faults", "seed", "slow_s", "hang_s"})
+
+
+def add_control_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    @app.get("/_control/faults", tags=["sandbox control"])
+    async def get_faults(request: Request) -> Response:
+        """The fault plan in force."""
+        sandbox.account_for(bearer_token(request))
+        return ok(sandbox.faults.plan.as_json())
+
+    @app.put("/_control/faults", tags=["sandbox control"])
+    async def put_faults(request: Request) -> Response:
+        """Change the fault plan: ``{"faults": "kind=rate,..." | {kind: rate}, "seed": int,
+        "slow_s": float, "hang_s": float}``, each optional (an absent field keeps its value;
+        ``"faults": ""`` turns every fault off). Call counts start again from zero, so the
+        same seed and the same requests give the same faults again.
+        """
+        sandbox.account_for(bearer_token(request))
+        plan = updated_plan(sandbox.faults.plan, await json_body(request))
+        sandbox.faults.configure(plan)
+        return ok(plan.as_json())
+
+    @app.get("/_control/requests", tags=["sandbox control"])
+    async def requests(request: Request, since: float = 0.0) -> Response:
+        """Calls that arrived after ``since`` (Unix seconds), oldest first, as a JSON list."""
+        sandbox.account_for(bearer_token(request))
+        return JSONResponse([e.as_json() for e in sandbox.requests.since(since)])
+
+    _tasks_route(app, sandbox)
+
+
+def _tasks_route(app: FastAPI, sandbox: Sandbox) -> None:
+    @app.get("/_control/tasks", tags=["sandbox control"])
+    async def tasks(request: Request, since: float = 0.0) -> Response:
+        """Tasks created after ``since`` with the moment each turned Success, so that a
+        benchmark can measure how late a gateway records completions."""
+        sandbox.account_for(bearer_token(request))
+        return JSONResponse(
+            [
+                {
+                    "task_id": t.task_id,
+                    "created_at": t.created_at,
+                    "success_at": sandbox.success_at(t),
+                }
+                for t in sandbox.state.all()
+                if t.created_at > since
+            ]
+        )
+
+
+def updated_plan(plan: FaultPlan, body: Any) -> FaultPlan:
+    """``plan`` with the fields of a control request body; raises InvalidParams."""
+    if not isinstance(body, dict):
+        raise InvalidParams("invalid params, send a JSON object")
+    unknown = set(body) - PLAN_FIELDS
+    if unknown:
+        raise InvalidParams(
+            f"invalid params, unknown fields {sorted(unknown)}; known: {sorted(PLAN_FIELDS)}"
+        )
+    rates = plan.rates
+    if "faults" in body:
+        spec = body["faults"]
+        if not isinstance(spec, str | dict):
+            raise InvalidParams("invalid params, faults must be a string or an object")
+        rates = parse_rates(spec)
+    seed = body.get("seed", plan.seed)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidParams("invalid params, seed must be an integer")
+    return FaultPlan(
+        rates=rates,
+        seed=seed,
+        slow_s=_seconds(body, "slow_s", plan.slow_s),
+        hang_s=_seconds(body, "hang_s", plan.hang_s),
+    )
+
+
+def _seconds(body: dict[str, Any], name: str, default: float) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise InvalidParams(f"invalid params, {name} must be a non-negative number of seconds")
+    return float(value)

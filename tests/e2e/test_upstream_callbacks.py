@@ -1,0 +1,64 @@
+"""Upstream callbacks: with a public URL the gateway hears changes pushed, not polled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support import API_KEY, SANDBOX_KEY, MiniMax, Server, free_port, fresh_database
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("pushed")
+    port = free_port()
+    with fresh_database(data_dir) as url:
+        srv = Server(
+            data_dir,
+            url,
+            port=port,
+            env={
+                "REELGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                "REELGATE_PUSHED_POLL_S": "30",  # the safety net is slow: pushes must do it
+                "REELGATE_SANDBOX_TIMINGS": "0.3,0.3,1",
+            },
+        ).start()
+        yield srv
+        srv.stop()
+
+
+def test_pushed_changes_are_recorded_without_polling(server: Server) -> None:
+    t0 = time.time()
+    with MiniMax(server.url + "/minimaxi", API_KEY) as client:
+        created = [client.create({"model": "T2V-01", "prompt": f"pushed {i}"}) for i in range(3)]
+        started = time.monotonic()
+        done = [client.wait(c["platform_id"], timeout=20) for c in created]
+        elapsed = time.monotonic() - started
+    assert {d["status"] for d in done} == {"Success"}
+    assert elapsed < 15, "finished only through the slow safety-net polling"
+    headers = {"Authorization": f"Bearer {SANDBOX_KEY}"}
+    log = httpx.get(
+        server.url + "/sandbox/_control/requests",
+        params={"since": t0},
+        headers=headers,
+        trust_env=False,
+    ).json()
+    for c in created:
+        mine = [e for e in log if e.get("task_id") == c["task_id"]]
+        queries = [e for e in mine if e["endpoint"] == "query"]
+        # one confirming query when success is pushed, maybe one early poll
+        assert len(queries) <= 2, queries
+        pushes = [e for e in mine if e["endpoint"].startswith("callback")]
+        assert pushes, "the sandbox never called the gateway back"
+
+
+def test_a_forged_callback_is_refused(server: Server) -> None:
+    resp = httpx.post(
+        server.url + "/upstream/callbacks/video_01JSGXXXXXXXXXXXXXXXXXXXXX.deadbeef",
+        json={"challenge": "x"},
+        trust_env=False,
+    )
+    assert resp.status_code == 404
