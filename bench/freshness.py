@@ -110,18 +110,19 @@ def run_mode(
         headers = {"Authorization": f"Bearer {API_KEY}"}
         with httpx.Client(base_url=gw_url, headers=headers, trust_env=False, timeout=60) as c:
 
-            def create(_: int) -> str:
+            def create(_: int) -> str | None:
                 data = c.post("/minimaxi/v1/video_generation", json=BODY).json()
                 if data["base_resp"]["status_code"] != 0:
-                    raise RuntimeError(data)
+                    print(f"create refused: {data['base_resp']}", file=sys.stderr)
+                    return None
                 return str(data["platform_id"])
 
-            with ThreadPoolExecutor(16) as pool:
-                ids = list(pool.map(create, range(tasks)))
+            with ThreadPoolExecutor(8) as pool:
+                ids = [i for i in pool.map(create, range(tasks)) if i is not None]
             created_s = time.time() - t0
             finished: dict[str, dict[str, Any]] = {}
             deadline = time.monotonic() + 900
-            while len(finished) < tasks and time.monotonic() < deadline:
+            while len(finished) < len(ids) and time.monotonic() < deadline:
                 time.sleep(2)
                 cursor = None
                 while True:
@@ -153,6 +154,7 @@ def run_mode(
     return {
         "mode": mode,
         "tasks": tasks,
+        "accepted": len(ids),
         "succeeded": len(finished),
         "created_in_s": round(created_s, 1),
         "lag_s": {
@@ -199,11 +201,13 @@ def main() -> None:
             workdir / "sandbox.log",
             sandbox_url + "/docs",
         )
+        results = []
         try:
-            results = [
-                run_mode(mode, args.tasks, sandbox_url, workdir, args.rpm, args.poll_max)
-                for mode in args.modes.split(",")
-            ]
+            for mode in args.modes.split(","):
+                results.append(
+                    run_mode(mode, args.tasks, sandbox_url, workdir, args.rpm, args.poll_max)
+                )
+                print(json.dumps(results[-1]), file=sys.stderr, flush=True)
         finally:
             stop(sandbox)
     rows = [
