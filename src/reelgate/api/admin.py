@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from reelgate.api.deps import gateway
 from reelgate.api.platform import ERRORS
+from reelgate.api.views import iso
 from reelgate.domain.pricing import PriceTable
 from reelgate.store.accounts import Account, ApiKey
 from reelgate.wire import JSONResponse, bearer_token
@@ -53,17 +54,13 @@ class KeyCreate(BaseModel):
     expires_at: datetime | None = None
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def account_json(account: Account) -> dict[str, Any]:
     return {
         "id": account.id,
         "name": account.name,
         "status": account.status,
         "balance": account.balance,
-        "created_at": _iso(account.created_at),
+        "created_at": iso(account.created_at),
     }
 
 
@@ -76,9 +73,9 @@ def key_json(key: ApiKey) -> dict[str, Any]:
         "models": key.models,
         "rpm_limit": key.rpm_limit,
         "max_in_flight": key.max_in_flight,
-        "expires_at": _iso(key.expires_at),
-        "revoked_at": _iso(key.revoked_at),
-        "created_at": _iso(key.created_at),
+        "expires_at": iso(key.expires_at),
+        "revoked_at": iso(key.revoked_at),
+        "created_at": iso(key.created_at),
     }
 
 
@@ -150,7 +147,7 @@ async def account_ledger(
     limit: Annotated[int, Query(ge=1, description="At most 1000")] = 100,
 ) -> Response:
     entries = await gateway(request).account_service.ledger(account_id, before, min(limit, 1000))
-    data = [{**asdict(e), "created_at": _iso(e.created_at)} for e in entries]
+    data = [{**asdict(e), "created_at": iso(e.created_at)} for e in entries]
     return JSONResponse({"data": data})
 
 

@@ -68,7 +68,8 @@ class ErrorBody(BaseModel):
     request_id: str | None
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """Times on the wire: ISO 8601 in UTC with a Z."""
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -104,9 +105,9 @@ async def task_object(task: Task, files: FileService) -> dict[str, Any]:
         "resolution": task.resolution,
         "price": task.price,
         "charged": task.price if task.status is TaskStatus.SUCCEEDED else 0,
-        "created_at": _iso(task.created_at),
-        "finished_at": _iso(task.finished_at),
-        "deadline_at": _iso(task.deadline_at),
+        "created_at": iso(task.created_at),
+        "finished_at": iso(task.finished_at),
+        "deadline_at": iso(task.deadline_at),
         "error": error,
         "video": video,
         "request": task.request,
@@ -120,5 +121,5 @@ def event_data(task: Task, event: TaskEvent) -> dict[str, Any]:
         "task_id": task.upstream_task_id,
         "status": event.status.public,
         "minimax_status": event.upstream_status.value if event.upstream_status else None,
-        "at": _iso(event.created_at),
+        "at": iso(event.created_at),
     }

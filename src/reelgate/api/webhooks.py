@@ -11,6 +11,7 @@ from starlette.responses import Response
 from reelgate.api.admin import _admin
 from reelgate.api.deps import gateway
 from reelgate.api.platform import ERRORS
+from reelgate.api.views import iso
 from reelgate.domain.webhooks import new_secret
 from reelgate.errors import NotFound
 from reelgate.store.deliveries import Delivery
@@ -18,10 +19,6 @@ from reelgate.wire import JSONResponse, bearer_token
 
 router = APIRouter(responses=ERRORS)
 ROTATION_GRACE = timedelta(hours=24)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def delivery_json(d: Delivery) -> dict[str, Any]:
@@ -34,9 +31,9 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "attempts": d.attempts,
         "last_status": d.last_status,
         "last_error": d.last_error,
-        "next_attempt_at": _iso(d.next_attempt_at) if d.state == "pending" else None,
-        "created_at": _iso(d.created_at),
-        "delivered_at": _iso(d.delivered_at),
+        "next_attempt_at": iso(d.next_attempt_at) if d.state == "pending" else None,
+        "created_at": iso(d.created_at),
+        "delivered_at": iso(d.delivered_at),
         "body": d.body,
     }
 

@@ -21,6 +21,7 @@ import httpx
 
 from reelgate.domain.webhooks import RetrySchedule, signature_header
 from reelgate.errors import InvalidParams
+from reelgate.services.loop import Loop
 from reelgate.store.deliveries import Delivery, DeliveryStore
 from reelgate.urlguard import BlockedUrl, check_url
 
@@ -60,11 +61,11 @@ class CallbackVerifier:
             )
 
 
-class Dispatcher:
+class Dispatcher(Loop):
     """Delivers the outbox. Runs in the worker; several dispatchers share the work."""
 
-    IDLE_TICK_S = 0.5
-    BATCH = 50
+    idle_s = 0.5
+    batch = 50
 
     def __init__(
         self,
@@ -81,36 +82,16 @@ class Dispatcher:
         self._client = client
         self._schedule = schedule
         self._allow_private = allow_private
+        super().__init__()
         self._sem = asyncio.Semaphore(concurrency)
-        self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
         self._rng = random.Random()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sent = await self.deliver_due()
-            except Exception:
-                log.exception("dispatcher round failed")
-                sent = 0
-            if sent < self.BATCH:
-                self._wake.clear()
-                try:
-                    async with asyncio.timeout(self.IDLE_TICK_S):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+    async def round(self) -> int:
+        return await self.deliver_due()
 
     async def deliver_due(self) -> int:
         now = datetime.now(UTC)
-        due = await self._store.claim_due(now, self.BATCH, self._lease)
+        due = await self._store.claim_due(now, self.batch, self._lease)
         if due:
             await asyncio.gather(*(self._guarded(d) for d in due))
         return len(due)

@@ -9,7 +9,6 @@ recovers. Pushed changes (upstream callbacks) are recorded at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
@@ -23,6 +22,7 @@ from reelgate.errors import UpstreamError
 from reelgate.providers.base import QueryResult
 from reelgate.services.channels import ChannelRouter
 from reelgate.services.files import FileService
+from reelgate.services.loop import Loop
 from reelgate.store.tasks import TaskStore
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ COPY_RETRY_FIRST_S, COPY_RETRY_MAX_S = (
 Observe = Callable[[str, float], None]
 
 
-class Tracker:
-    IDLE_TICK_S = 0.2  # how often an idle tracker looks for due tasks
+class Tracker(Loop):
+    idle_s = 0.2  # how often an idle tracker looks for due tasks
     FORGOTTEN_AFTER = 3  # "task not found" answers in a row before a task counts as lost
 
     def __init__(
@@ -67,47 +67,29 @@ class Tracker:
         self._files = files
         self._schedule = schedule
         self._pushed_schedule = pushed_schedule  # the safety net when the upstream pushes
-        self._batch = batch
+        super().__init__()
+        self.batch = batch
+        self._next_sweep = 0.0
         self._sem = asyncio.Semaphore(concurrency)
         self._lease = lease
         self._sweep_every_s = sweep_every_s  # deadlines, interrupted submits, pending copies
         self._submit_grace = submit_grace
         self._observe = observe  # (metric name, value) for metrics
         self.owner = f"tracker-{uuid.uuid4().hex[:12]}"
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
         self._rng = random.Random()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Loop until stopped; a failing round is logged and retried, never fatal."""
-        next_sweep = 0.0
+    async def round(self) -> int:
         loop = asyncio.get_running_loop()
-        while not self._stop.is_set():
-            try:
-                if loop.time() >= next_sweep:
-                    await self.sweep()
-                    next_sweep = loop.time() + self._sweep_every_s
-                claimed = await self.poll_due()
-            except Exception:
-                log.exception("tracker round failed")
-                claimed = 0
-            if claimed < self._batch:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.IDLE_TICK_S)
+        if loop.time() >= self._next_sweep:
+            self._next_sweep = loop.time() + self._sweep_every_s
+            await self.sweep()
+        return await self.poll_due()
 
     async def poll_due(self) -> int:
         """One round: claim due tasks and poll them concurrently. Returns how many."""
         await self._router.refresh()
         now = datetime.now(UTC)
-        due = await self._tasks.claim_due(self.owner, now, self._batch, self._lease)
+        due = await self._tasks.claim_due(self.owner, now, self.batch, self._lease)
         if due:
             if self._observe is not None:
                 for task in due:
