@@ -1,7 +1,9 @@
 """The composition root: the one place that picks concrete adapters and wires them.
 
-``create_app`` builds the ASGI app; its lifespan opens the store (migrating it), the one
-shared ``httpx.AsyncClient``, the provider, the storage and the tracker, and closes them.
+``create_app`` builds the ASGI app; its lifespan opens the store (migrating or checking
+it: ``migrates_at_start``), the one shared ``httpx.AsyncClient``, Redis when configured,
+the provider, the storage and the worker, and closes them. ``reelgate worker`` opens the
+same gateway without the API (``open_gateway(settings, api=False)``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from reelgate.services.limits import LocalRateLimiter, RateLimiter
 from reelgate.services.metrics import Metrics
 from reelgate.services.redis_events import RedisEventFanout
 from reelgate.services.redis_limits import RedisRateLimiter
+from reelgate.services.task_cache import TaskCache
 from reelgate.services.tasks import TaskService
 from reelgate.services.tracker import Tracker
 from reelgate.services.upstream_callbacks import UpstreamCallbacks
@@ -307,6 +310,8 @@ async def open_gateway(
             allow_private=settings.allow_private_urls,
             lease=timedelta(seconds=settings.lease_s),
         )
+        cache = TaskCache()
+        events.listen(cache.invalidate)  # with Redis, changes made anywhere reach here too
         service = TaskService(
             tasks=tasks,
             router=router,
@@ -315,6 +320,7 @@ async def open_gateway(
             schedule=schedule,
             deadline=timedelta(seconds=settings.task_deadline_s),
             prices=PriceTable.load(settings.prices_file),
+            cache=cache,
             on_submitted=tracker.wake if worker else None,
         )
         auth = Authenticator(accounts, limiter)

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 
 
 class EventBus:
     def __init__(self) -> None:
         self._waiters: dict[int, set[asyncio.Event]] = defaultdict(set)
+        self._listeners: list[Callable[[int], None]] = []
+
+    def listen(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(task_id)`` on every change (caches drop their copy here)."""
+        self._listeners.append(callback)
 
     def notify(self, task_id: int) -> None:
+        for listener in self._listeners:
+            listener(task_id)
         for event in self._waiters.get(task_id, ()):
             event.set()
 

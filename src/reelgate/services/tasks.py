@@ -18,6 +18,7 @@ from reelgate.errors import Conflict, Forbidden, InvalidParams, NotFound, Reelga
 from reelgate.providers.base import Provider
 from reelgate.services.callbacks import CallbackVerifier
 from reelgate.services.channels import ChannelRouter
+from reelgate.services.task_cache import TaskCache
 from reelgate.services.upstream_callbacks import UpstreamCallbacks
 from reelgate.store.accounts import ApiKey
 from reelgate.store.tasks import NewTask, TaskFilter, TaskStore
@@ -48,8 +49,10 @@ class TaskService:
         schedule: PollSchedule,
         deadline: timedelta,
         prices: PriceTable,
+        cache: TaskCache | None = None,
         on_submitted: Any = None,
     ) -> None:
+        self._cache = cache
         self._tasks = tasks
         self._router = router
         self._callbacks = callbacks
@@ -136,9 +139,16 @@ class TaskService:
 
     async def get(self, account_id: int, any_id: str) -> Task:
         """The account's task by either id; a foreign id reads exactly like a missing one."""
-        task = await self._tasks.get(account_id, any_id.strip()) if any_id else None
-        if task is None:
+        any_id = any_id.strip()
+        if not any_id:
             raise NotFound(TASK_NOT_FOUND)
+        task = self._cache.get(account_id, any_id) if self._cache else None
+        if task is None:
+            task = await self._tasks.get(account_id, any_id)
+            if task is None:
+                raise NotFound(TASK_NOT_FOUND)
+            if self._cache is not None:
+                self._cache.put(account_id, any_id, task)
         return task
 
     async def list_page(

@@ -40,7 +40,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # A fixed pool: aiosqlite runs a thread per connection, and overflow connections
+        # opened and closed under load would start and stop a thread each time.
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30}, pool_size=20, max_overflow=0
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -442,6 +442,8 @@ class TaskStore:
         )
         async with self._engine.begin() as conn:
             row = (await conn.execute(stmt)).one_or_none()
+        if row is not None and self._on_change is not None:
+            self._on_change(row.id)  # not a status change, but copies of the task are stale
         return to_task(row) if row else None
 
     # -- sweeping -------------------------------------------------------------------
