@@ -12,6 +12,25 @@ def pytest_report_header() -> str:
     return "store: PostgreSQL" if on_postgres() else "store: SQLite"
 
 
+# Modules whose outcome cannot depend on the store: they run in the SQLite pass only.
+STORE_INDEPENDENT = (
+    "tests/unit/",
+    "tests/integration/test_render.py",
+    "tests/integration/test_sandbox_",
+    "tests/e2e/test_sandbox_",
+    "tests/e2e/test_faults.py",
+    "tests/e2e/test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        path = Path(str(item.path)).relative_to(root).as_posix()
+        if path.startswith(STORE_INDEPENDENT):
+            item.add_marker(pytest.mark.once)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One gateway process per test module, on a store of its own."""
