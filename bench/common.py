@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import re
 import resource
 import shutil
@@ -48,6 +49,9 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 CREATE_BODY = {"model": "T2V-01", "prompt": "A lighthouse on a cliff at dusk [Pan left]"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+SOURCE: dict[str, str] = {}  # which reelgate ran, when not the working tree
 
 
 class Unavailable(RuntimeError):
@@ -100,9 +104,13 @@ def start_time(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system time of one process (all its threads), from /proc."""
+    """User + system time of one process (all its threads, live or exited), from /proc."""
+    return cpu_seconds_of(f"/proc/{pid}/stat")
+
+
+def cpu_seconds_of(stat_path: str) -> float:
     with contextlib.suppress(OSError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
     return 0.0
 
@@ -114,19 +122,9 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
-def thread_cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU seconds per thread name (threads of the same name added up)."""
-    out: dict[str, float] = {}
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-                name = stat[stat.index("(") + 1 : stat.rindex(")")]
-                fields = stat.rsplit(")", 1)[1].split()
-                name = "main" if int(tid) == pid else name
-                cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-                out[name] = out.get(name, 0.0) + cpu
-    return out
+def main_thread_cpu_s(pid: int) -> float:
+    """User + system time of a process's main thread."""
+    return cpu_seconds_of(f"/proc/{pid}/task/{pid}/stat")
 
 
 @dataclass
@@ -140,6 +138,7 @@ class Proc:
     log_path: Path
     popen: subprocess.Popen[bytes] | None = None
     ready_s: float = 0.0
+    cpus: frozenset[int] | None = None  # where it starts (the bench itself is elsewhere)
     _seen: dict[int, int] = field(default_factory=dict)  # pid -> start time
 
     @property
@@ -155,6 +154,8 @@ class Proc:
             self.popen = subprocess.Popen(
                 self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
             )
+        if self.cpus is not None:
+            set_affinity(self.popen.pid, self.cpus)
         deadline = t0 + timeout
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while time.perf_counter() < deadline:
@@ -326,6 +327,9 @@ class Target:
     def query_url(self, task_id: str) -> str:
         return f"{self.base}/query/video_generation?task_id={task_id}"
 
+    def query_path(self, task_id: str) -> str:
+        return "/" + self.query_url(task_id).split("/", 3)[3]
+
     def create_task(self) -> str:
         """Create one task and return its task_id (for the query benchmarks)."""
         resp = httpx.post(self.create_url, headers=self.headers, json=CREATE_BODY, timeout=30)
@@ -335,8 +339,11 @@ class Target:
         return str(data["task_id"])
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a target: none of ours REELGATE_*, and bytecode caching on (a
+    deployment has its .pyc files; compiling at every start would count in its start)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELGATE_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra)
     return env
 
@@ -363,6 +370,7 @@ class Lab(contextlib.ExitStack):
         if self.src is not None and argv[0] == PYTHON:  # reelgate from the exported revision
             env["PYTHONPATH"] = str(self.src)
         proc = Proc(name, argv, env, ready, self.tmp / "logs" / f"{name}.log")
+        proc.cpus = self.placement.target
         self.callback(proc.stop)
         self.procs.append(proc)
         return proc
@@ -371,7 +379,7 @@ class Lab(contextlib.ExitStack):
         self, *, timings: str = "realistic", render_workers: int = 1, name: str = "sandbox"
     ) -> Target:
         port = free_port()
-        env = _clean_env(
+        env = clean_env(
             REELGATE_DATA_DIR=str(self.tmp / name),
             REELGATE_SANDBOX_API_KEYS=json.dumps([SANDBOX_KEY]),
             REELGATE_SANDBOX_TIMINGS=timings,
@@ -400,7 +408,7 @@ class Lab(contextlib.ExitStack):
         """
         port = free_port()
         data = self.tmp / name
-        env = _clean_env(
+        env = clean_env(
             REELGATE_DATA_DIR=str(data),
             REELGATE_BOOTSTRAP_API_KEY=API_KEY,
             REELGATE_BOOTSTRAP_BALANCE=str(10**15),
@@ -456,7 +464,7 @@ class Lab(contextlib.ExitStack):
             }
         }
         config.write_text(json.dumps(spec, indent=2))  # JSON is YAML
-        env = _clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_TELEMETRY="False")
+        env = clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_TELEMETRY="False")
         argv = [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--num_workers", "1"]
         proc = self._proc("litellm", argv, env, f"http://127.0.0.1:{port}/health/liveliness")
@@ -493,16 +501,19 @@ class Lab(contextlib.ExitStack):
         op: str,
         connections: int,
         duration: int,
-        task_id: str = "",
+        task_id: str | Sequence[str] = "",
         quiet: tuple[float, float] | None = None,
     ) -> Load:
-        """Put ``target`` on the target CPUs and load it with wrk: create or query."""
+        """Put ``target`` on the target CPUs and load it with wrk: create, or query one
+        task (``task_id`` a string) or many in turn (a list of ids)."""
         self.place(target)
         if quiet is not None:
             self.wait_quiet(*quiet)
         create = op == "create"
+        ids = [task_id] if isinstance(task_id, str) else list(task_id)
         return wrk(
-            target.create_url if create else target.query_url(task_id),
+            target.create_url if create else target.query_url(ids[0]),
+            paths=[] if create or len(ids) < 2 else [target.query_path(i) for i in ids],
             method="POST" if create else "GET",
             body=CREATE_BODY if create else None,
             connections=connections,
@@ -529,12 +540,17 @@ def export_source(rev: str, into: Path) -> Path:
     """The reelgate package of a committed revision (``git archive``), to run instead of
     the working tree: other people's half-made edits cannot then break a run."""
     into.mkdir(parents=True)
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", rev], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    SOURCE["reelgate_source"] = f"{sha} (git archive of --rev {rev})"
     archive = subprocess.run(
         ["git", "archive", "--format=tar", rev, "src"], capture_output=True, cwd=ROOT
     )
     if archive.returncode != 0:
         raise SystemExit(f"git archive {rev}: {archive.stderr.decode().strip()}")
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(into / "src")], check=True)
     return into / "src"
 
 
@@ -567,6 +583,22 @@ def start_targets(
     return targets, skipped
 
 
+def query_ids(
+    op: str, targets: Sequence[Target], store_tasks: int
+) -> dict[str, str] | dict[str, list[str]]:
+    """What each target is asked for: one task (query), many in turn (query-distinct)."""
+    if op == "query-distinct":
+        return distinct_ids(targets, store_tasks)
+    return task_ids(targets, store_tasks if op == "query" else 0)
+
+
+OPS_HELP = (
+    "operations, in this order: query (one task, asked again and again, as a client "
+    "polls; a cache serves it), query-distinct (a different task at each request: "
+    "every task of the store in turn), create"
+)
+
+
 def task_ids(targets: Sequence[Target], store_tasks: int = 0) -> dict[str, str]:
     """One new task per target to query (the newest in its store, as a client polling its
     latest task would ask for); each gateway's store first filled up to ``store_tasks``
@@ -577,6 +609,43 @@ def task_ids(targets: Sequence[Target], store_tasks: int = 0) -> dict[str, str]:
     ids = {t.name: t.create_task() for t in targets if t.name != "litellm"}
     ids["litellm"] = ids["direct"]
     return ids
+
+
+def distinct_ids(
+    targets: Sequence[Target], store_tasks: int, direct_tasks: int = 2000
+) -> dict[str, list[str]]:
+    """Many task ids per target, to ask for a different task at each request (no cache
+    helps): every task of each gateway's store, and ``direct_tasks`` made on the sandbox
+    (which LiteLLM passes through)."""
+    out: dict[str, list[str]] = {}
+    for target in targets:
+        if target.store:
+            seed_tasks(target, store_tasks)
+            out[target.name] = _sql_column(
+                target, "SELECT upstream_task_id FROM tasks WHERE upstream_task_id IS NOT NULL"
+            )
+        elif target.name == "direct":
+            with httpx.Client(headers=target.headers, timeout=30, trust_env=False) as client:
+                out["direct"] = [
+                    str(client.post(target.create_url, json=CREATE_BODY).json()["task_id"])
+                    for _ in range(direct_tasks)
+                ]
+    for ids in out.values():  # the cost of a lookup may depend on the task's age
+        random.Random(7).shuffle(ids)
+    if "direct" in out:
+        out["litellm"] = out["direct"]
+    return out
+
+
+def _sql_column(target: Target, sql: str) -> list[str]:
+    if target.store.startswith("postgresql"):
+        url = target.store.replace("+asyncpg", "")
+        done = subprocess.run(
+            ["psql", url, "-qtAc", sql], capture_output=True, text=True, check=True
+        )
+        return done.stdout.split()
+    with contextlib.closing(sqlite3.connect(target.store, timeout=30)) as db:
+        return [str(row[0]) for row in db.execute(sql)]
 
 
 def store_count(target: Target) -> int:
@@ -596,17 +665,17 @@ def seed_tasks(target: Target, total: int) -> int:
         have = 1
     cols = [c for c in _columns(target) if c not in ("id", "platform_id", "upstream_task_id")]
     names = ", ".join(cols)
-    n = total - have
     if target.store.startswith("postgresql"):
         sql = (
             f"INSERT INTO tasks ({names}, platform_id, upstream_task_id) "
             f"SELECT {', '.join('t.' + c for c in cols)}, 'video_seed' || lpad(i::text, 20, '0'),"
-            f" '9' || lpad(i::text, 18, '0') FROM generate_series(1, {n}) AS i, "
+            f" '9' || lpad(i::text, 18, '0') FROM generate_series({have}, {total - 1}) AS i, "
             "(SELECT * FROM tasks ORDER BY id LIMIT 1) AS t"
         )
     else:
         sql = (
-            f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) "
+            f"WITH RECURSIVE n(i) AS (SELECT {have} UNION ALL SELECT i + 1 FROM n "
+            f"WHERE i < {total - 1}) "
             f"INSERT INTO tasks ({names}, platform_id, upstream_task_id) "
             f"SELECT {', '.join('t.' + c for c in cols)}, printf('video_seed%020d', i), "
             "printf('9%018d', i) FROM n, (SELECT * FROM tasks ORDER BY id LIMIT 1) AS t"
@@ -713,6 +782,19 @@ end
 """
 
 
+_WRK_PATHS = """
+local paths = {
+PATHS
+}
+local n = 0
+function init(args) math.randomseed(os.time()); n = math.random(#paths) end
+function request()
+  n = n % #paths + 1
+  return wrk.format(nil, paths[n])
+end
+"""
+
+
 @dataclass
 class Load:
     """What one or several load runs against one target measured."""
@@ -804,6 +886,7 @@ def wrk(
     watch: Proc | None = None,
     script_dir: Path | None = None,
     own_cpu: Callable[[], float] | None = None,
+    paths: Sequence[str] = (),
 ) -> Load:
     """One wrk run (one thread, ``connections`` keep-alive connections, closed loop).
 
@@ -813,6 +896,9 @@ def wrk(
     lua_headers = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
     lua_body = "nil" if body is None else f"[==[{json.dumps(body)}]==]"
     script = _WRK_SCRIPT.format(method=method, body=lua_body, headers=lua_headers)
+    if paths:  # each request asks for the next path of the list, from a random start
+        listed = ",\n".join(f'"{p}"' for p in paths)
+        script += _WRK_PATHS.replace("PATHS", listed)
     fd, script_path = tempfile.mkstemp(suffix=".lua", dir=script_dir)
     with os.fdopen(fd, "w") as f:
         f.write(script)
@@ -941,7 +1027,10 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "reelgate_commit": commit + ("+uncommitted src changes" if dirty else ""),
+        "reelgate_source": SOURCE.get(
+            "reelgate_source",
+            f"working tree at {commit}" + (" + uncommitted src changes" if dirty else ""),
+        ),
         "load_generator": wrk_version.splitlines()[0] if wrk_version else "wrk",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

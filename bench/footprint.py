@@ -19,12 +19,11 @@ Markdown tables and writes bench/results/footprint.json.
 
 from __future__ import annotations
 
-import os
-import re
 import statistics
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from common import (
@@ -34,6 +33,7 @@ from common import (
     Target,
     Unavailable,
     base_parser,
+    clean_env,
     log,
     require_wrk,
     table,
@@ -41,9 +41,17 @@ from common import (
 )
 
 MIB = 1024
-# libraries whose import cost is worth naming (the renderer's, storage's, migrations')
-NOTABLE = {"numpy", "av", "PIL", "alembic", "aiobotocore", "aiohttp", "boto3", "fastapi"}
-NOTABLE |= {"sqlalchemy", "httpx", "pydantic", "asyncpg", "aiosqlite", "uvicorn"}
+# What the gateway's process imports, by group; each is measured in a fresh interpreter.
+IMPORT_GROUPS = {
+    "bare interpreter": "pass",
+    "web stack: fastapi, sqlalchemy, httpx, uvicorn": (
+        "import fastapi, sqlalchemy.ext.asyncio, httpx, uvicorn"
+    ),
+    "migrations: alembic": "import alembic.command, alembic.config",
+    "renderer: numpy, av, PIL": "import numpy, av, PIL.Image",
+    "S3 storage: aiobotocore, aiohttp": "import aiobotocore.session, aiohttp",
+    "the gateway: reelgate.app": "import reelgate.app",
+}
 
 
 def parse_args() -> Any:
@@ -57,7 +65,7 @@ def parse_args() -> Any:
         default="reelgate,reelgate-mounted,reelgate-postgres,direct,litellm",
         help="which configurations",
     )
-    parser.set_defaults(renders="normal")
+    parser.set_defaults(renders="idle")  # renders left queued must not slow later starts
     return parser.parse_args()
 
 
@@ -122,45 +130,39 @@ def under_load(lab: Lab, target: Target, upstream: Target, op: str, args: Any) -
     }
 
 
-def import_profile(lab: Lab) -> dict[str, Any]:
-    """How long importing the gateway takes, and its heaviest top-level imports."""
-    env = dict(os.environ)
-    if lab.src is not None:
-        env["PYTHONPATH"] = str(lab.src)
-    walls = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        subprocess.run([PYTHON, "-c", "import reelgate.app"], env=env, check=True)
-        walls.append(time.perf_counter() - t0)
-    bare = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        subprocess.run([PYTHON, "-c", "pass"], env=env, check=True)
-        bare.append(time.perf_counter() - t0)
-    done = subprocess.run(
-        [PYTHON, "-X", "importtime", "-c", "import reelgate.app"],
-        env=env,
-        capture_output=True,
-        text=True,
+def import_profile(src: Path | None, cpus: frozenset[int] | None) -> dict[str, Any]:
+    """What importing the gateway costs, and what each group of libraries it pulls in costs
+    on its own (a fresh interpreter each: peak RSS and seconds); run on the target CPUs
+    before anything else runs."""
+    env = clean_env()
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
+    probe = (  # VmHWM, not ru_maxrss: that one keeps the forking parent's size across exec
+        "import time; t = time.perf_counter(); {stmt}; s = time.perf_counter() - t; "
+        "print(s, next(int(x.split()[1]) for x in open('/proc/self/status') "
+        "if x.startswith('VmHWM')))"
     )
-    direct: dict[str, float] = {}  # what reelgate.app imports itself, cumulative seconds
-    libraries: dict[str, float] = {}  # heavy libraries, wherever they are first imported
-    for line in done.stderr.splitlines():
-        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| ( *)(\S+)$", line)
-        if not m:
-            continue
-        seconds, depth, name = int(m.group(1)) / 1e6, len(m.group(2)) // 2, m.group(3)
-        if depth == 1:
-            direct[name] = seconds
-        if name in NOTABLE:
-            libraries[name] = seconds
-    heaviest = sorted(direct.items(), key=lambda kv: -kv[1])[:8]
-    return {
-        "python_startup_s": statistics.median(bare),
-        "import_reelgate_app_s": statistics.median(walls),
-        "heaviest_direct_imports_s": {k: round(v, 3) for k, v in heaviest},
-        "libraries_s": {k: round(v, 3) for k, v in libraries.items()},
-    }
+    out: dict[str, Any] = {}
+    for name, stmt in IMPORT_GROUPS.items():
+        runs = []
+        for _ in range(3):
+            done = subprocess.run(
+                [*pin, PYTHON, "-c", probe.format(stmt=stmt)], env=env, capture_output=True
+            )
+            if done.returncode != 0:
+                break
+            seconds, kib = done.stdout.split()
+            runs.append((float(seconds), int(kib) / MIB))
+        if runs:
+            out[name] = {
+                "import": stmt,
+                "seconds": round(statistics.median(r[0] for r in runs), 3),
+                "peak_rss_mib": round(statistics.median(r[1] for r in runs), 1),
+            }
+        else:
+            out[name] = {"import": stmt, "error": "not importable here"}
+    return out
 
 
 def main() -> None:
@@ -171,6 +173,7 @@ def main() -> None:
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     with Lab(placement, keep_logs=args.keep_logs, rev=args.rev) as lab:
+        imports = import_profile(lab.src, placement.target)
         upstream = lab.sandbox(name="sandbox")
         for config in configs:
             if config == "litellm" and not args.litellm:
@@ -203,7 +206,6 @@ def main() -> None:
                 "create_load": create,
                 "after_load": after,
             }
-        imports = import_profile(lab)
 
     rows = []
     for config, r in results.items():
@@ -224,13 +226,12 @@ def main() -> None:
     headers += ["create peak +children", "children", "after MiB", "after +children"]
     print("### memory (RSS, MiB) and time to ready\n")
     print(table(headers, rows))
+    print("\n### what the imports cost (each in a fresh interpreter)\n")
     print(
-        f"\nimporting reelgate.app takes {imports['import_reelgate_app_s']:.2f} s "
-        f"(bare interpreter {imports['python_startup_s']:.2f} s).\nHeaviest of its own imports: "
-        + ", ".join(f"{k} {v:.2f} s" for k, v in imports["heaviest_direct_imports_s"].items())
-        + ".\nLibraries: "
-        + ", ".join(f"{k} {v:.2f} s" for k, v in imports["libraries_s"].items())
-        + "."
+        table(
+            ["imports", "seconds", "peak RSS MiB"],
+            [[k, v.get("seconds", "-"), v.get("peak_rss_mib", "-")] for k, v in imports.items()],
+        )
     )
     rest_mib = results.get("reelgate-mounted", {}).get("at_rest_median_rss_mib")
     if rest_mib is not None:

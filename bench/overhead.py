@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from common import (
     CREATE_BODY,
+    OPS_HELP,
     Lab,
     Load,
     Placement,
@@ -32,21 +34,22 @@ from common import (
     base_parser,
     ints,
     log,
+    query_ids,
     require_wrk,
     signed,
     start_targets,
     store_count,
     table,
-    task_ids,
     write_results,
 )
 
-GOALS = {"query": 1.0, "create": 2.0}  # ms the gateway may add at the median, 10 clients
+# ms the gateway may add at the median, at 10 clients
+GOALS = {"query": 1.0, "query-distinct": 1.0, "create": 2.0}
 
 
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--ops", default="query,create", help="operations, in this order")
+    parser.add_argument("--ops", default="query,query-distinct,create", help=OPS_HELP)
     parser.add_argument("--concurrency", type=ints, default=[1, 10, 50], help="wrk clients")
     parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=2, help="wrk runs per target and level")
@@ -75,7 +78,9 @@ def parse_args() -> Any:
     return parser.parse_args()
 
 
-def sequential(targets: list[Target], op: str, n: int, ids: dict[str, str]) -> dict[str, Load]:
+def sequential(
+    targets: list[Target], op: str, n: int, ids: Mapping[str, str | list[str]]
+) -> dict[str, Load]:
     """One client, one request at a time, the targets taking turns request by request."""
     out = {t.name: Load() for t in targets}
     clients = {
@@ -89,7 +94,9 @@ def sequential(targets: list[Target], op: str, n: int, ids: dict[str, str]) -> d
                 if op == "create":
                     resp = client.post(target.create_url, json=CREATE_BODY)
                 else:
-                    resp = client.get(target.query_url(ids[target.name]))
+                    asked = ids[target.name]
+                    task_id = asked if isinstance(asked, str) else asked[i % len(asked)]
+                    resp = client.get(target.query_url(task_id))
                 took = time.perf_counter() - t0
                 if i < 10:  # warm-up: the connection and the first requests
                     continue
@@ -106,14 +113,15 @@ def sequential(targets: list[Target], op: str, n: int, ids: dict[str, str]) -> d
 
 
 def measure(lab: Lab, targets: list[Target], op: str, args: Any) -> dict[str, dict[str, Load]]:
-    ids = task_ids(targets, args.store_tasks if op == "query" else 0)
+    ids = query_ids(op, targets, args.store_tasks)
     for target in targets:  # warm-up: pools, caches, the first renders queued
         lab.run(target, op, 10, 1, ids[target.name])
     results: dict[str, dict[str, Load]] = {}
     quiet = (args.quiet, args.quiet_wait)
-    log(f"{op}: sequential, {args.sequential} requests per target")
-    lab.place(None)
-    results["seq"] = sequential(targets, op, args.sequential, ids)
+    if args.sequential:
+        log(f"{op}: sequential, {args.sequential} requests per target")
+        lab.place(None)
+        results["seq"] = sequential(targets, op, args.sequential, ids)
     for conns in args.concurrency:
         log(f"{op}: {conns} clients, {args.rounds} x {args.duration:.0f} s per target")
         loads: dict[str, Load] = defaultdict(Load)
@@ -177,10 +185,10 @@ def main() -> None:
         tables, data, stores = [], {}, {}
         for op in ops:
             text, data[op] = report(op, measure(lab, targets, op, args))
-            if op == "query":
+            if op.startswith("query"):
                 stores = {t.name: store_count(t) for t in targets if t.store}
                 title = ", ".join(f"{k}: {v}" for k, v in stores.items())
-                text = text.replace("### query", f"### query (tasks in the store: {title})", 1)
+                text = text.replace(f"### {op}", f"### {op} (tasks in the store: {title})", 1)
             tables.append(text)
     load_cpu = max(
         (s["load_generator_cpu"] for op in data.values() for c in op.values() for s in c.values()),

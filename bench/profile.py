@@ -20,6 +20,7 @@ the project venv (installed on first use) and root or CAP_SYS_PTRACE.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from common import (
+    OPS_HELP,
     PYTHON,
     RESULTS,
     Lab,
@@ -38,11 +40,12 @@ from common import (
     Placement,
     Target,
     base_parser,
+    distinct_ids,
     log,
+    main_thread_cpu_s,
     require_wrk,
     seed_tasks,
     table,
-    thread_cpu_seconds,
     write_results,
 )
 
@@ -70,7 +73,7 @@ FRAME = re.compile(r"^(?P<func>.*) \((?P<path>[^:()]+)(?::\d+)?\)$")
 
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--ops", default="query,create", help="operations to profile")
+    parser.add_argument("--ops", default="query,query-distinct,create", help=OPS_HELP)
     parser.add_argument("--duration", type=int, default=10, help="seconds of sampling per op")
     parser.add_argument("--clients", type=int, default=10, help="wrk clients")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
@@ -101,10 +104,12 @@ def py_spy() -> str:
 def record(target: Target, op: str, args: Any, lab: Lab) -> tuple[Path, Load, dict[str, float]]:
     """Load the gateway with wrk and sample it with py-spy meanwhile (two recorders: the
     folded stacks for the report and py-spy's own SVG)."""
-    task_id = ""
+    task_id: str | list[str] = ""
     if op == "query":
         seed_tasks(target, args.store_tasks)
         task_id = target.create_task()
+    elif op == "query-distinct":
+        task_id = distinct_ids([target], args.store_tasks)[target.name]
     lab.run(target, op, args.clients, 2, task_id)  # warm-up
     loads: list[Load] = []
     runner = threading.Thread(
@@ -117,7 +122,8 @@ def record(target: Target, op: str, args: Any, lab: Lab) -> tuple[Path, Load, di
         common.append("--gil")
     runner.start()
     time.sleep(1.5)
-    threads0 = thread_cpu_seconds(target.proc.pid)
+    main0, total0 = main_thread_cpu_s(target.proc.pid), target.proc.cpu_s()
+    watcher = ThreadWatcher(target.proc.pid)
     spies = [
         subprocess.Popen(
             [*common, "--format", fmt, "--output", str(out)],
@@ -130,13 +136,44 @@ def record(target: Target, op: str, args: Any, lab: Lab) -> tuple[Path, Load, di
         _, err = spy.communicate()
         if spy.returncode != 0:
             raise SystemExit(f"py-spy failed: {err.decode().strip()}")
-    threads1 = thread_cpu_seconds(target.proc.pid)
+    main1, total1 = main_thread_cpu_s(target.proc.pid), target.proc.cpu_s()
+    watcher.close()
     runner.join()
-    per_thread = {
-        name: round((threads1.get(name, 0.0) - threads0.get(name, 0.0)) / args.duration, 3)
-        for name in threads1
+    per_thread = {  # a process's time includes its threads that have exited meanwhile
+        "main (event loop)": round((main1 - main0) / args.duration, 3),
+        "other threads (database driver, executors)": round(
+            ((total1 - total0) - (main1 - main0)) / args.duration, 3
+        ),
+        "threads seen": len(watcher.seen),
+        "threads at most at once": watcher.most,
     }
-    return folded, loads[0], {k: v for k, v in per_thread.items() if v > 0.005}
+    return folded, loads[0], per_thread
+
+
+class ThreadWatcher:
+    """Counts a process's threads every 20 ms: many more seen than ever alive at once
+    means threads come and go (aiosqlite starts one per new database connection)."""
+
+    def __init__(self, pid: int) -> None:
+        self.seen: set[str] = set()
+        self.most = 0
+        self._pid = pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            try:
+                now = os.listdir(f"/proc/{self._pid}/task")
+            except OSError:
+                return
+            self.seen.update(now)
+            self.most = max(self.most, len(now))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def frames(stack: str) -> list[tuple[str, str]]:
@@ -212,8 +249,7 @@ def main() -> None:
             f"### {op}: {s['rps']:.0f} req/s at {args.clients} clients, p50 {s['p50_ms']:.2f} ms "
             f"({r['samples']} samples{'' if args.all_threads else ' of the GIL holder'})",
             "",
-            "CPU by thread (cores): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["cpu_by_thread"].items())),
+            "CPU (cores): " + ", ".join(f"{k} {v:g}" for k, v in r["cpu_by_thread"].items()),
             "",
             table(["layer (innermost library)", "% samples"], r["by_layer"]),
             "",

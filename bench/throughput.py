@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from common import (
+    OPS_HELP,
     Lab,
     Load,
     Placement,
@@ -25,11 +26,11 @@ from common import (
     base_parser,
     ints,
     log,
+    query_ids,
     require_wrk,
     start_targets,
     store_count,
     table,
-    task_ids,
     write_results,
 )
 
@@ -38,7 +39,7 @@ MAX_ERROR_RATE = 0.01
 
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--ops", default="query,create", help="operations, in this order")
+    parser.add_argument("--ops", default="query,query-distinct,create", help=OPS_HELP)
     parser.add_argument("--ramp", type=ints, default=[1, 8, 32, 128], help="wrk clients")
     parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
     parser.add_argument(
@@ -62,7 +63,7 @@ def parse_args() -> Any:
 
 
 def ramp(lab: Lab, targets: list[Target], op: str, args: Any) -> dict[str, dict[int, Load]]:
-    ids = task_ids(targets, args.store_tasks if op == "query" else 0)
+    ids = query_ids(op, targets, args.store_tasks)
     for target in targets:  # warm-up
         lab.run(target, op, 8, 1, ids[target.name])
     out: dict[str, dict[int, Load]] = {t.name: {} for t in targets}
@@ -82,6 +83,26 @@ def plateau(levels: dict[int, Load]) -> tuple[float, int]:
     return max(ok, default=(0.0, 0))
 
 
+def query_goals(op: str, query: dict[str, Any]) -> list[str]:
+    """The issue's goals: at least half the sandbox's rate, at least 20 times LiteLLM's."""
+    goals: list[str] = []
+    if "reelgate" not in query:
+        return goals
+    for key, what in (("plateau_rps", "measured"), ("one_core_capacity_rps", "1-core")):
+        rg, direct = query["reelgate"][key], query["direct"][key]
+        goals.append(
+            f"- reelgate {op} {rg:.0f} req/s vs the sandbox's {direct:.0f} ({what}): "
+            f"{rg / direct:.2f}x (goal >= 0.5x): {'met' if rg >= direct / 2 else 'NOT met'}"
+        )
+        if "litellm" in query and query["litellm"][key]:
+            ll = query["litellm"][key]
+            goals.append(
+                f"- reelgate {op} vs LiteLLM's {ll:.0f} req/s ({what}): {rg / ll:.1f}x "
+                f"(goal >= 20x): {'met' if rg >= 20 * ll else 'NOT met'}"
+            )
+    return goals
+
+
 def main() -> None:
     args = parse_args()
     require_wrk()
@@ -93,7 +114,7 @@ def main() -> None:
         measured, stores = {}, {}
         for op in args.ops.split(","):
             measured[op] = ramp(lab, targets, op, args)
-            if op == "query":
+            if op.startswith("query"):
                 stores = {t.name: store_count(t) for t in targets if t.store}
     names = [t.name for t in targets]
 
@@ -134,7 +155,7 @@ def main() -> None:
         headers.append("target CPU")
         headers.append("others' CPU")
         title = f"### {op}, by concurrency"
-        if op == "query" and stores:
+        if op.startswith("query") and stores:
             title += " (tasks in the store: " + ", ".join(f"{k}: {v}" for k, v in stores.items())
             title += ")"
         tables.append(title + "\n\n" + table(headers, rows))
@@ -154,20 +175,8 @@ def main() -> None:
     tables.insert(0, "### plateau (best rate with <= 1% errors)\n\n" + table(headers, summary_rows))
 
     goals = []
-    query = data.get("query", {})
-    if "reelgate" in query:
-        for key, what in (("plateau_rps", "measured"), ("one_core_capacity_rps", "1-core")):
-            rg, direct = query["reelgate"][key], query["direct"][key]
-            goals.append(
-                f"- reelgate query {rg:.0f} req/s vs the sandbox's {direct:.0f} ({what}): "
-                f"{rg / direct:.2f}x (goal >= 0.5x): {'met' if rg >= direct / 2 else 'NOT met'}"
-            )
-            if "litellm" in query and query["litellm"][key]:
-                ll = query["litellm"][key]
-                goals.append(
-                    f"- reelgate query vs LiteLLM's {ll:.0f} req/s ({what}): {rg / ll:.1f}x "
-                    f"(goal >= 20x): {'met' if rg >= 20 * ll else 'NOT met'}"
-                )
+    for op in ("query", "query-distinct"):
+        goals += query_goals(op, data.get(op, {}))
     print("\n\n".join(tables))
     print()
     print("\n".join(goals))

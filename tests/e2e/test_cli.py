@@ -12,7 +12,7 @@ from reelgate.sandbox.render import FPS
 from tests.support import API_KEY, Server, image_bytes
 from tests.video import probe
 
-COMMANDS = ["serve", "sandbox", "migrate", "generate"]
+COMMANDS = ["serve", "worker", "sandbox", "migrate", "generate"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,10 +1,11 @@
 """Live events across processes: each committed change is published on a Redis channel,
-and every API replica wakes its own waiters when any process (a worker, another replica)
-recorded a change.
+and every API replica tells its own event bus (waiting SSE streams, the task cache) when
+any process (a worker, another replica) recorded a change.
 
-The message is only a task id: the store stays the record, and a waiter that wakes re-reads
-it. So a lost message (Redis down, a reconnect) costs a waiter at most its re-read interval,
-never an event, and Redis trouble never reaches a request.
+The message is only a task id: the store stays the record, and whoever is told re-reads
+it. So a lost message (Redis down, a reconnect) costs at most a stream's re-read interval
+or a cached copy's time-to-live (about a second each), never an event, and Redis trouble
+never reaches a request.
 """
 
 from __future__ import annotations
