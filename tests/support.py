@@ -242,3 +242,34 @@ def count_tasks(database_url: str) -> int:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def new_task(
+    account_id: int,
+    *,
+    price: int = 0,
+    key_id: int | None = None,
+    max_in_flight: int | None = None,
+    model: str = "T2V-01",
+) -> Any:
+    """A NewTask for store-level tests: T2V-01, 720P, 6 s, due in an hour."""
+    from datetime import UTC, datetime, timedelta
+
+    from reelgate.domain.ids import new_platform_id
+    from reelgate.store.tasks import NewTask
+
+    return NewTask(
+        platform_id=new_platform_id(),
+        account_id=account_id,
+        api_key_id=key_id,
+        model=model,
+        mode="t2v",
+        channel="sandbox",
+        request={},
+        duration=6,
+        resolution="720P",
+        price=price,
+        callback_url=None,
+        deadline_at=datetime.now(UTC) + timedelta(hours=1),
+        max_in_flight=max_in_flight,
+    )

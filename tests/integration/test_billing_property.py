@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reelgate.domain.ids import new_platform_id
 from reelgate.domain.tasks import (
     UNFINISHED,
     FailureReason,
@@ -51,6 +50,7 @@ from reelgate.store.tables import accounts as accounts_table
 from reelgate.store.tables import ledger, tasks
 from reelgate.store.tasks import NewTask, TaskStore
 from tests.support import fresh_database
+from tests.support import new_task as make_task
 
 FILE = VideoFile(file_id="1", width=1280, height=720, bytes=1)
 ACCOUNTS = 2
@@ -99,22 +99,8 @@ class Book:
 
 
 def new_task(account_id: int, key_id: int, price: int, max_in_flight: int | None) -> NewTask:
-    now = datetime.now(UTC)
-    return NewTask(
-        platform_id=new_platform_id(),
-        account_id=account_id,
-        api_key_id=key_id,
-        model="T2V-01",
-        mode="t2v",
-        channel="sandbox",
-        request={},
-        duration=6,
-        resolution="720P",
-        price=price,
-        callback_url=None,
-        deadline_at=now + timedelta(hours=1),
-        max_in_flight=max_in_flight,
-    )
+    task: NewTask = make_task(account_id, key_id=key_id, price=price, max_in_flight=max_in_flight)
+    return task
 
 
 def transition_call(store: TaskStore, op: str, task: Task) -> Awaitable[Task | None]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reelgate.domain.ids import new_platform_id
 from reelgate.domain.tasks import FailureReason, TaskStatus, VideoFile
 from reelgate.errors import InsufficientBalance, InvalidParams, NotFound, RateLimited
 from reelgate.services.keys import issue_key
@@ -21,8 +20,8 @@ from reelgate.store import database
 from reelgate.store.accounts import AccountStore
 from reelgate.store.reports import Reports
 from reelgate.store.tables import ledger, tasks
-from reelgate.store.tasks import NewTask, TaskStore
-from tests.support import fresh_database
+from reelgate.store.tasks import TaskStore
+from tests.support import fresh_database, new_task
 
 PRICE = 43
 FILE = VideoFile(file_id="9", width=1280, height=720, bytes=1)
@@ -51,21 +50,7 @@ class Stores:
     ) -> int:
         now = datetime.now(UTC)
         task = await self.tasks.insert(
-            NewTask(
-                platform_id=new_platform_id(),
-                account_id=account_id,
-                api_key_id=key_id,
-                model="T2V-01",
-                mode="t2v",
-                channel="sandbox",
-                request={},
-                duration=6,
-                resolution="720P",
-                price=price,
-                callback_url=None,
-                deadline_at=now + timedelta(hours=1),
-                max_in_flight=max_in_flight,
-            ),
+            new_task(account_id, key_id=key_id, price=price, max_in_flight=max_in_flight),
             now,
         )
         return task.id

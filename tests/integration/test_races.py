@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from reelgate.domain.ids import new_platform_id
 from reelgate.domain.tasks import TaskStatus, VideoFile
 from reelgate.store import database
 from reelgate.store.accounts import AccountStore
 from reelgate.store.reports import Reports
 from reelgate.store.tables import ledger
-from reelgate.store.tasks import NewTask, TaskStore
-from tests.support import fresh_database
+from reelgate.store.tasks import TaskStore
+from tests.support import fresh_database, new_task
 
 PRICE = 43
 FILE = VideoFile(file_id="7", width=1280, height=720, bytes=1)
@@ -34,20 +33,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[object]:
 async def submitted_task(tasks: TaskStore, account_id: int, owner: str) -> int:
     now = datetime.now(UTC)
     task = await tasks.insert(
-        NewTask(
-            platform_id=new_platform_id(),
-            account_id=account_id,
-            api_key_id=None,
-            model="T2V-01",
-            mode="t2v",
-            channel="sandbox",
-            request={},
-            duration=6,
-            resolution="720P",
-            price=PRICE,
-            callback_url=None,
-            deadline_at=now + timedelta(hours=1),
-        ),
+        new_task(account_id, price=PRICE),
         now,
     )
     await tasks.mark_submitted(task.id, f"up-{task.id}", now, now)
