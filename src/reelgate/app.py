@@ -15,7 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import FastAPI
@@ -41,12 +41,6 @@ from reelgate.domain.channels import Cooldown
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
 from reelgate.domain.webhooks import RetrySchedule
-from reelgate.sandbox.app import create_sandbox_app
-from reelgate.sandbox.faults import FaultPlan
-from reelgate.sandbox.pool import RenderPool
-from reelgate.sandbox.service import Sandbox
-from reelgate.sandbox.state import SandboxState
-from reelgate.sandbox.timeline import timeline_for
 from reelgate.services.accounts import AccountService
 from reelgate.services.auth import Authenticator
 from reelgate.services.bootstrap import Credentials, bootstrap, signing_secret
@@ -66,7 +60,6 @@ from reelgate.services.upstream_callbacks import UpstreamCallbacks
 from reelgate.settings import SANDBOX_MOUNT, Settings
 from reelgate.storage.base import Storage
 from reelgate.storage.local import LocalStorage
-from reelgate.storage.s3 import S3Config, S3Storage
 from reelgate.store import database
 from reelgate.store.accounts import AccountStore
 from reelgate.store.channels import ChannelStore
@@ -76,6 +69,9 @@ from reelgate.store.reports import Reports
 from reelgate.store.tasks import TaskStore
 from reelgate.wire import TraceIdMiddleware
 from reelgate.worker import Worker
+
+if TYPE_CHECKING:
+    from reelgate.sandbox.service import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +102,9 @@ def build_storage(settings: Settings) -> Storage:
         return LocalStorage(settings.videos_dir)
     if not settings.storage_s3_bucket:
         raise ValueError("storage_backend=s3 needs REELGATE_STORAGE_S3_BUCKET")
+    # imported here: the S3 client (aiobotocore, aiohttp: ~50 MiB) only where it is used
+    from reelgate.storage.s3 import S3Config, S3Storage
+
     secret = settings.storage_s3_secret_access_key
     return S3Storage(
         S3Config(
@@ -394,6 +393,13 @@ def _log_worker_end(job: asyncio.Task[None]) -> None:
 
 
 def build_sandbox(settings: Settings) -> Sandbox:
+    # imported here: a gateway in front of a real upstream never loads the sandbox
+    from reelgate.sandbox.faults import FaultPlan
+    from reelgate.sandbox.pool import RenderPool
+    from reelgate.sandbox.service import Sandbox
+    from reelgate.sandbox.state import SandboxState
+    from reelgate.sandbox.timeline import timeline_for
+
     return Sandbox(
         state=SandboxState(settings.sandbox_dir),
         timeline=timeline_for(settings.sandbox_timings),
@@ -449,6 +455,8 @@ def create_app(
     app.include_router(files_api.router)
     app.include_router(health_api.router)
     if sandbox is not None:
+        from reelgate.sandbox.app import create_sandbox_app
+
         app.mount(SANDBOX_MOUNT, create_sandbox_app(sandbox))
 
     def openapi() -> dict[str, Any]:

@@ -8,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, update
 
 from reelgate.domain.ids import new_platform_id
 from reelgate.domain.tasks import TaskStatus, UpstreamStatus, VideoFile
-from reelgate.store import database
+from reelgate.store import database, tables
 from reelgate.store.accounts import AccountStore
+from reelgate.store.tables import metadata
 from reelgate.store.tasks import NewTask, TaskStore
 from tests.support import fresh_database
 
@@ -23,7 +27,8 @@ async def stores(tmp_path: Path) -> AsyncIterator[tuple[AccountStore, TaskStore]
         engine = database.create_engine(url)
         try:
             await database.upgrade(engine)
-            assert await database.current_revision(engine) == database.head_revision()
+            assert await database.current_revision(engine) == database.HEAD_REVISION
+            assert database.head_revision() == database.HEAD_REVISION  # kept in step
             yield AccountStore(engine), TaskStore(engine)
         finally:
             await engine.dispose()
@@ -62,6 +67,19 @@ FILE = VideoFile(file_id="42", width=1280, height=720, bytes=10)
 async def test_migrations_are_idempotent(stores: tuple[AccountStore, TaskStore]) -> None:
     accounts, _ = stores
     await database.upgrade(accounts._engine)
+
+
+async def test_migrations_build_exactly_the_tables(
+    stores: tuple[AccountStore, TaskStore],
+) -> None:
+    """Each schema change comes with its migration: a migrated store equals tables.py."""
+    accounts, _ = stores
+
+    def _diff(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async with accounts._engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
 
 
 async def test_terminal_transition_happens_once(stores: tuple[AccountStore, TaskStore]) -> None:
@@ -107,3 +125,37 @@ async def test_lookup_by_either_id_is_per_account(stores: tuple[AccountStore, Ta
     assert await tasks.get(task.account_id, task.upstream_task_id) == task
     assert await tasks.get(other.id, task.platform_id) is None
     assert await tasks.get(other.id, task.upstream_task_id) is None
+
+
+async def test_an_upstream_id_shaped_like_ours_is_still_found(
+    stores: tuple[AccountStore, TaskStore],
+) -> None:
+    accounts, tasks = stores
+    task_id = await _task(accounts, tasks)
+    await tasks.note_upstream_id(task_id, "x", "sandbox")  # already set: unchanged
+    task = await tasks.get_by_id(task_id)
+    assert task is not None
+    async with tasks._engine.begin() as conn:
+        await conn.execute(
+            update(tables.tasks)
+            .where(tables.tasks.c.id == task_id)
+            .values(upstream_task_id="video_upstream-1")
+        )
+    assert await tasks.get(task.account_id, "video_upstream-1") is not None
+    assert await tasks.get(task.account_id, "video_nothing") is None
+
+
+async def test_lookup_by_upstream_id_uses_the_account_index(
+    stores: tuple[AccountStore, TaskStore],
+) -> None:
+    """An OR of the two ids made SQLite walk all of an account's tasks (docs/benchmarks.md)."""
+    accounts, _ = stores
+    if accounts._engine.dialect.name != "sqlite":
+        pytest.skip("the plan checked is SQLite's; PostgreSQL plans by statistics")
+    query = (
+        "EXPLAIN QUERY PLAN SELECT * FROM tasks "
+        "WHERE account_id = 1 AND upstream_task_id = 'up-1' LIMIT 1"
+    )
+    async with accounts._engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in await conn.exec_driver_sql(query))
+    assert "ix_tasks_account_upstream (account_id=? AND upstream_task_id=?)" in plan

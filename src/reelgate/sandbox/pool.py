@@ -7,10 +7,13 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from reelgate.sandbox.render import RenderRequest, render_video
+from reelgate.sandbox.render.request import RenderRequest
 
 
 def _render(request: RenderRequest, out: str) -> int:
+    # runs in a render worker: only the workers load the imaging libraries
+    from reelgate.sandbox.render.video import render_video
+
     path = Path(out)
     render_video(request, path)
     return path.stat().st_size
@@ -37,5 +40,10 @@ class RenderPool:
 
     def close(self) -> None:
         if self._executor is not None:
+            # shutdown(wait=False) alone leaves busy workers (and so the process tree)
+            # running after we exit; a render cut short is redone after a restart anyway
+            workers = list((self._executor._processes or {}).values())
             self._executor.shutdown(wait=False, cancel_futures=True)
+            for process in workers:
+                process.terminate()
             self._executor = None

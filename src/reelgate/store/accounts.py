@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.errors import Conflict, InvalidParams, NotFound
+from reelgate.store.database import begin
 from reelgate.store.money import move
 from reelgate.store.tables import accounts, api_keys, meta
 
@@ -50,7 +51,7 @@ class AccountStore:
     async def create_account(self, name: str, balance: int = 0) -> Account:
         now = datetime.now(UTC)
         try:
-            async with self._engine.begin() as conn:
+            async with begin(self._engine) as conn:
                 row = (
                     await conn.execute(
                         insert(accounts)
@@ -73,7 +74,7 @@ class AccountStore:
         """Add credit; returns the new balance."""
         if amount <= 0:
             raise InvalidParams("a top-up must be a positive whole number of minor units")
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             exists = await conn.execute(
                 update(accounts).where(accounts.c.id == account_id).values(id=accounts.c.id)
             )
@@ -94,7 +95,7 @@ class AccountStore:
         return [_account(r) for r in rows]
 
     async def set_status(self, account_id: int, status: str) -> Account | None:
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             row = (
                 await conn.execute(
                     update(accounts)
@@ -118,7 +119,7 @@ class AccountStore:
 
     async def revoke_key(self, key_id: int) -> ApiKey | None:
         now = datetime.now(UTC)
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             row = (
                 await conn.execute(
                     update(api_keys)
@@ -160,7 +161,7 @@ class AccountStore:
         expires_at: datetime | None = None,
     ) -> ApiKey:
         now = datetime.now(UTC)
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             row = (
                 await conn.execute(
                     insert(api_keys)
@@ -198,7 +199,7 @@ class AccountStore:
             ).scalar_one_or_none()
 
     async def set_meta(self, key: str, value: str) -> None:
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             done = await conn.execute(update(meta).where(meta.c.key == key).values(value=value))
             if done.rowcount == 0:
                 await conn.execute(insert(meta).values(key=key, value=value))
@@ -206,7 +207,7 @@ class AccountStore:
     async def claim_meta(self, key: str, value: str) -> tuple[str, bool]:
         """Store ``value`` under ``key`` unless one is there: (the stored value, whether ours)."""
         try:
-            async with self._engine.begin() as conn:
+            async with begin(self._engine) as conn:
                 await conn.execute(insert(meta).values(key=key, value=value))
             return value, True
         except IntegrityError:  # another process got there first

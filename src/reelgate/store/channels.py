@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from reelgate.domain.channels import Channel, ChannelKind
 from reelgate.domain.tasks import UNFINISHED
 from reelgate.errors import Conflict
+from reelgate.store.database import begin
 from reelgate.store.tables import channels, tasks
 
 _UNFINISHED = [s.value for s in UNFINISHED]
@@ -67,7 +68,7 @@ class ChannelStore:
     async def create(self, channel: Channel) -> Channel:
         now = datetime.now(UTC)
         try:
-            async with self._engine.begin() as conn:
+            async with begin(self._engine) as conn:
                 await conn.execute(
                     insert(channels).values(
                         name=channel.name, created_at=now, updated_at=now, **_values(channel)
@@ -78,7 +79,7 @@ class ChannelStore:
         return channel
 
     async def replace(self, channel: Channel) -> Channel | None:
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             done = await conn.execute(
                 update(channels)
                 .where(channels.c.name == channel.name)
@@ -95,7 +96,7 @@ class ChannelStore:
                 await self.replace(channel)
 
     async def delete(self, name: str) -> bool:
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             done = await conn.execute(delete(channels).where(channels.c.name == name))
         return bool(done.rowcount)
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 from ulid import ULID
 
+from reelgate.store.database import begin
 from reelgate.store.tables import deliveries, webhook_secrets
 
 PENDING, DELIVERED, FAILED, GONE = "pending", "delivered", "failed", "gone"
@@ -119,7 +120,7 @@ class DeliveryStore:
             .values(lease_until=now + lease)
             .returning(*deliveries.c)
         )
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             rows = (await conn.execute(stmt)).all()
         return [_delivery(r) for r in rows]
 
@@ -158,7 +159,7 @@ class DeliveryStore:
 
     async def gone(self, delivery: Delivery, status: int) -> None:
         """410: stop delivering to that URL, this task's later callbacks included."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 update(deliveries)
                 .where(
@@ -187,7 +188,7 @@ class DeliveryStore:
 
     async def redeliver(self, task_id: int, delivery_id: int, now: datetime) -> Delivery | None:
         """Send a callback again, with the same webhook-id."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             row = (
                 await conn.execute(
                     update(deliveries)
@@ -199,7 +200,7 @@ class DeliveryStore:
         return _delivery(row) if row else None
 
     async def _set(self, delivery_id: int, **values: Any) -> None:
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
             )
@@ -222,7 +223,7 @@ class DeliveryStore:
         self, account_id: int, secret: str, now: datetime, grace: timedelta
     ) -> None:
         """Add a new secret; the current ones keep signing for ``grace``."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 update(webhook_secrets)
                 .where(

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reelgate.store.database import begin
 from reelgate.store.tables import idempotency_keys as keys
 
 IN_PROGRESS, DONE = "in_progress", "done"
@@ -33,7 +34,7 @@ class IdempotencyStore:
         """Claim the key (None) or return what an earlier request with it left."""
         for _ in range(2):
             try:
-                async with self._engine.begin() as conn:
+                async with begin(self._engine) as conn:
                     await conn.execute(
                         insert(keys).values(
                             account_id=account_id,
@@ -47,7 +48,7 @@ class IdempotencyStore:
                 return None
             except IntegrityError:
                 pass
-            async with self._engine.begin() as conn:
+            async with begin(self._engine) as conn:
                 # an expired key starts afresh
                 await conn.execute(
                     delete(keys).where(
@@ -64,7 +65,7 @@ class IdempotencyStore:
         raise RuntimeError("idempotency key could be neither claimed nor read")
 
     async def finish(self, account_id: int, key: str, status_code: int, response: Any) -> None:
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 update(keys)
                 .where(keys.c.account_id == account_id, keys.c.key == key)
@@ -73,7 +74,7 @@ class IdempotencyStore:
 
     async def abandon(self, account_id: int, key: str) -> None:
         """Forget an attempt that ended in a retryable error, so a retry runs again."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 delete(keys).where(
                     keys.c.account_id == account_id, keys.c.key == key, keys.c.state == IN_PROGRESS
@@ -81,6 +82,6 @@ class IdempotencyStore:
             )
 
     async def purge(self, now: datetime) -> int:
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             done = await conn.execute(delete(keys).where(keys.c.expires_at < now))
         return int(done.rowcount or 0)

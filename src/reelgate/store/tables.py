@@ -138,7 +138,7 @@ tasks = Table(
     Index("ix_tasks_account_created", "account_id", "id"),
     Index("ix_tasks_key_status", "api_key_id", "status"),
     Index("ix_tasks_channel_status", "channel", "status"),
-    Index("ix_tasks_upstream", "upstream_task_id"),
+    Index("ix_tasks_account_upstream", "account_id", "upstream_task_id"),
     Index("ix_tasks_file", "file_id"),
     Index("ix_tasks_due", "status", "next_poll_at"),
 )

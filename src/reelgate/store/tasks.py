@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reelgate.domain.ids import PLATFORM_PREFIX
 from reelgate.domain.tasks import (
     UNFINISHED,
     Task,
@@ -27,6 +28,7 @@ from reelgate.domain.tasks import (
 )
 from reelgate.domain.webhooks import callback_body
 from reelgate.errors import Forbidden, InsufficientBalance, RateLimited
+from reelgate.store.database import begin
 from reelgate.store.deliveries import enqueue
 from reelgate.store.money import move
 from reelgate.store.tables import accounts, ledger, task_events, tasks
@@ -116,7 +118,7 @@ class TaskStore:
 
     async def insert(self, new: NewTask, now: datetime) -> Task:
         """Reserve the price and store the task, or refuse (1008, 1002) having stored nothing."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             # Writing the account row first locks it: this account's creates queue here,
             # which makes the balance and in-flight checks below exact.
             balance = (
@@ -194,7 +196,7 @@ class TaskStore:
 
     async def note_upstream_id(self, task_id: int, upstream_task_id: str, channel: str) -> None:
         """Keep the upstream's id on a task that was settled while its submit ran."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.upstream_task_id.is_(None))
@@ -219,9 +221,20 @@ class TaskStore:
     # -- look up --------------------------------------------------------------------
 
     async def get(self, account_id: int, any_id: str) -> Task | None:
-        """The account's task with this platform id or upstream task id."""
-        cond = or_(tasks.c.platform_id == any_id, tasks.c.upstream_task_id == any_id)
-        return await self._one(and_(tasks.c.account_id == account_id, cond))
+        """The account's task with this platform id or upstream task id.
+
+        One column is looked up, chosen by the id's shape, because an ``OR`` of the two
+        makes SQLite walk all the account's tasks; the other column is the fallback, so an
+        upstream id that happens to look like ours is still found.
+        """
+        first, second = tasks.c.platform_id, tasks.c.upstream_task_id
+        if not any_id.startswith(PLATFORM_PREFIX):
+            first, second = second, first
+        for column in (first, second):
+            task = await self._one(and_(tasks.c.account_id == account_id, column == any_id))
+            if task is not None:
+                return task
+        return None
 
     async def get_by_id(self, task_id: int) -> Task | None:
         return await self._one(tasks.c.id == task_id)
@@ -234,9 +247,7 @@ class TaskStore:
 
     async def _one(self, where: ColumnElement[bool]) -> Task | None:
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(tasks).where(where).order_by(tasks.c.id).limit(1))
-            ).one_or_none()
+            row = (await conn.execute(select(tasks).where(where).limit(1))).first()
         return to_task(row) if row else None
 
     async def list_for_account(
@@ -309,7 +320,7 @@ class TaskStore:
             .values(lease_owner=owner, lease_until=now + lease)
             .returning(*tasks.c)
         )
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             rows = (await conn.execute(stmt)).all()
         return [to_task(r) for r in rows]
 
@@ -440,7 +451,7 @@ class TaskStore:
             )
             .returning(*tasks.c)
         )
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             row = (await conn.execute(stmt)).one_or_none()
         if row is not None and self._on_change is not None:
             self._on_change(row.id)  # not a status change, but copies of the task are stale
@@ -462,7 +473,7 @@ class TaskStore:
         return [to_task(r) for r in rows]
 
     async def copy_failed(self, task: Task, next_copy_at: datetime) -> None:
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task.id)
@@ -541,7 +552,7 @@ class TaskStore:
         if event:
             values["event_seq"] = tasks.c.event_seq + 1
         stmt = update(tasks).where(*where).values(**values).returning(*tasks.c)
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             row = (await conn.execute(stmt)).one_or_none()
             if row is None:
                 return None

@@ -8,10 +8,15 @@ camera commands in the prompt.  See docs/renderer.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .camera import COMMANDS, parse_camera
-from .images import image_size
-from .request import RenderRequest, render_video
+from .request import RenderRequest
 from .sizes import FPS, output_size
+
+if TYPE_CHECKING:
+    from .images import image_size
+    from .video import render_video
 
 __all__ = [
     "COMMANDS",
@@ -22,3 +27,17 @@ __all__ = [
     "parse_camera",
     "render_video",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The drawing and encoding half (numpy, PyAV, Pillow: ~45 MiB) loads on first use, in
+    # the render workers, not in the gateway's process that mounts the sandbox.
+    if name == "render_video":
+        from .video import render_video
+
+        return render_video
+    if name == "image_size":
+        from .images import image_size
+
+        return image_size
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,17 +1,14 @@
-"""The renderer's entry point: `RenderRequest` in, an MP4 file out."""
+"""What to render: `RenderRequest`, checked and seeded. Free of the imaging libraries,
+so the sandbox's service (in the gateway's process) can build one without loading them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
-import av
-
-from .compose import FrameComposer
-from .encode import write_mp4_atomic
-from .scene import MODES, SceneInput, build_scene, seed_of
 from .sizes import FPS
+
+MODES = ("t2v", "i2v", "fl2v", "s2v")
 
 _MIN_SIDE = 16
 _MAX_SIDE = 4096
@@ -55,7 +52,7 @@ class RenderRequest:
         )
 
 
-def _validate(req: RenderRequest) -> None:
+def validate(req: RenderRequest) -> None:
     if req.mode not in MODES:
         raise ValueError(f"unknown mode {req.mode!r}; expected one of {', '.join(MODES)}")
     for name, side in (("width", req.width), ("height", req.height)):
@@ -65,33 +62,15 @@ def _validate(req: RenderRequest) -> None:
         raise ValueError(f"duration must be 1..{_MAX_DURATION} seconds, not {req.duration}")
 
 
-def render_video(req: RenderRequest, out_path: Path) -> None:
-    """Render `req` to an H.264 MP4 at `out_path` (CPU only, synchronous).
-
-    The file appears atomically (temp file + os.replace).  Thread-safe: every render
-    owns its scene, caches and encoder.  Raises ValueError for a bad request or image.
-    """
-    _validate(req)
-    frames = req.frame_count
-    scene = build_scene(
-        SceneInput(
-            mode=req.mode,
-            prompt=req.prompt,
-            width=req.width,
-            height=req.height,
-            duration=req.duration,
-            frames=frames,
-            seed=req.seed(),
-            label=req.label,
-            first_frame=req.first_frame,
-            last_frame=req.last_frame,
-            subject=req.subject,
-        )
-    )
-    composer = FrameComposer(scene, frames)
-
-    def generate() -> Iterator[av.VideoFrame]:
-        for index in range(frames):
-            yield composer.frame(index)
-
-    write_mp4_atomic(generate(), req.width, req.height, Path(out_path))
+def seed_of(*parts: bytes | str | int | None) -> int:
+    """A stable 63-bit seed from request fields (Python's hash() is salted per process)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if part is None:
+            digest.update(b"\x00none")
+        elif isinstance(part, bytes):
+            digest.update(b"\x01" + hashlib.sha256(part).digest())
+        else:
+            digest.update(b"\x02" + str(part).encode())
+        digest.update(b"\xff")
+    return int.from_bytes(digest.digest()[:8], "big") >> 1

@@ -13,7 +13,6 @@ Everything random comes from `random.Random(seed)`, the seed being a hash of the
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 
@@ -23,10 +22,10 @@ from .camera import CameraTimeline, build_timeline, parse_camera
 from .framing import DepthProfile, even, required_margin
 from .images import cover, decode_image, fit_rgb, pad_reflect
 from .landscape import Palette, draw_backdrop, draw_figure, draw_tree, pick_palette
+from .request import MODES
 from .text import caption_image, label_image
 from .yuv import Patch, Planes, rgb_to_planes
 
-MODES = ("t2v", "i2v", "fl2v", "s2v")
 SUBJECT_SIZE = 1 / 3  # s2v subject diameter, of the frame height
 # The drawn landscape: sky and hills far away, ground coming up to the camera.
 LANDSCAPE_DEPTH = DepthProfile(horizon=0.58, far=0.5, near=1.5)
@@ -235,17 +234,3 @@ def build_scene(spec: SceneInput) -> Scene:
     if photo:
         return _photo_scene(spec, timeline, margin)
     return _world_scene(spec, timeline, margin)
-
-
-def seed_of(*parts: bytes | str | int | None) -> int:
-    """A stable 63-bit seed from request fields (Python's hash() is salted per process)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if part is None:
-            digest.update(b"\x00none")
-        elif isinstance(part, bytes):
-            digest.update(b"\x01" + hashlib.sha256(part).digest())
-        else:
-            digest.update(b"\x02" + str(part).encode())
-        digest.update(b"\xff")
-    return int.from_bytes(digest.digest()[:8], "big") >> 1
