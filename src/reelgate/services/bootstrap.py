@@ -50,10 +50,7 @@ async def bootstrap(accounts: AccountStore, settings: Settings) -> Credentials |
         if fixed_key and await accounts.find_key(hash_secret(fixed_key)) is None:
             account = await accounts.get_account_by_name(DEFAULT_ACCOUNT)
             if account is not None:
-                key = issue_key(fixed_key)
-                await accounts.create_key(
-                    account_id=account.id, name="bootstrap", prefix=key.prefix, key_hash=key.hash
-                )
+                await _create_bootstrap_key(accounts, account.id, fixed_key)
         return None
     admin = None
     if settings.admin_token is None:
@@ -67,8 +64,20 @@ async def bootstrap(accounts: AccountStore, settings: Settings) -> Credentials |
         return None
     if settings.bootstrap_balance:
         await accounts.top_up(account.id, settings.bootstrap_balance, "starting credit")
-    key = issue_key(fixed_key)
-    await accounts.create_key(
-        account_id=account.id, name="bootstrap", prefix=key.prefix, key_hash=key.hash
-    )
-    return Credentials(admin_token=admin, api_key=None if fixed_key else key.plaintext)
+    key = await _create_bootstrap_key(accounts, account.id, fixed_key)
+    return Credentials(admin_token=admin, api_key=None if fixed_key else key)
+
+
+async def _create_bootstrap_key(
+    accounts: AccountStore, account_id: int, fixed: str | None
+) -> str | None:
+    """Store the bootstrap key (``fixed``, or a new one); its plaintext, or None when
+    another replica stored the same fixed key first."""
+    key = issue_key(fixed)
+    try:
+        await accounts.create_key(
+            account_id=account_id, name="bootstrap", prefix=key.prefix, key_hash=key.hash
+        )
+    except Conflict:
+        return None
+    return key.plaintext

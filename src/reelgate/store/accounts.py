@@ -161,24 +161,27 @@ class AccountStore:
         expires_at: datetime | None = None,
     ) -> ApiKey:
         now = datetime.now(UTC)
-        async with begin(self._engine) as conn:
-            row = (
-                await conn.execute(
-                    insert(api_keys)
-                    .values(
-                        account_id=account_id,
-                        name=name,
-                        prefix=prefix,
-                        hash=key_hash,
-                        models=models,
-                        rpm_limit=rpm_limit,
-                        max_in_flight=max_in_flight,
-                        expires_at=expires_at,
-                        created_at=now,
+        try:
+            async with begin(self._engine) as conn:
+                row = (
+                    await conn.execute(
+                        insert(api_keys)
+                        .values(
+                            account_id=account_id,
+                            name=name,
+                            prefix=prefix,
+                            hash=key_hash,
+                            models=models,
+                            rpm_limit=rpm_limit,
+                            max_in_flight=max_in_flight,
+                            expires_at=expires_at,
+                            created_at=now,
+                        )
+                        .returning(*api_keys.c)
                     )
-                    .returning(*api_keys.c)
-                )
-            ).one()
+                ).one()
+        except IntegrityError:
+            raise Conflict("a key with this secret exists already") from None
         return _key(row, "active")
 
     async def find_key(self, key_hash: str) -> ApiKey | None:
@@ -199,10 +202,18 @@ class AccountStore:
             ).scalar_one_or_none()
 
     async def set_meta(self, key: str, value: str) -> None:
-        async with begin(self._engine) as conn:
-            done = await conn.execute(update(meta).where(meta.c.key == key).values(value=value))
-            if done.rowcount == 0:
-                await conn.execute(insert(meta).values(key=key, value=value))
+        for _ in range(2):
+            async with begin(self._engine) as conn:
+                done = await conn.execute(update(meta).where(meta.c.key == key).values(value=value))
+            if done.rowcount:
+                return
+            try:
+                async with begin(self._engine) as conn:
+                    await conn.execute(insert(meta).values(key=key, value=value))
+                return
+            except IntegrityError:  # another process inserted it meanwhile: update that
+                continue
+        raise RuntimeError(f"meta {key!r} could be neither inserted nor updated")
 
     async def claim_meta(self, key: str, value: str) -> tuple[str, bool]:
         """Store ``value`` under ``key`` unless one is there: (the stored value, whether ours)."""
