@@ -544,7 +544,12 @@ class TaskStore:
     ) -> Task | None:
         """Apply ``values`` if the task is in one of ``from_statuses`` (and leased by
         ``owner``); with it, in the same transaction, its event and its money movement."""
-        where = [tasks.c.id == task_id, tasks.c.status.in_(list(from_statuses))]
+        statuses = list(from_statuses)
+        # `=` for one status: an IN list is re-rendered at every execution
+        if len(statuses) == 1:
+            where = [tasks.c.id == task_id, tasks.c.status == statuses[0]]
+        else:
+            where = [tasks.c.id == task_id, tasks.c.status.in_(statuses)]
         if owner is not None:
             where.append(tasks.c.lease_owner == owner)
         if now is not None:
