@@ -6,12 +6,21 @@ the lag between the moment the sandbox turned it Success and the gateway's recor
 (``finished_at``), polling only and with upstream callbacks; also the upstream queries
 made per task and the most calls the channel saw in any budget window.
 
+The table: the lag's p50/p90/p99/max and how many lags passed the poll cap; queries per
+task; the calls of the busiest minute against the channel's budget, and whether the
+budget held: the busiest minute stayed under the share of it that polls may use
+(``POLL_SHARE``, 80 %), so no poll had to wait for budget.
+With callbacks a second table splits the lag: success in the sandbox -> push sent, the
+push's round trip (the gateway records the change before it answers), push sent ->
+recorded. The JSON (``bench/results/freshness.json``) has every figure.
+
     .venv/bin/python bench/freshness.py --tasks 1000
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -19,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import free_port, table, write_results
+from reelgate.services.tracker import POLL_SHARE
 
 SANDBOX_KEY = "fresh-key"
 API_KEY = "sk-fresh-0123456789abcdefghijklmnopqrstuvwx"
@@ -82,6 +93,7 @@ def max_in_window(times: list[float], window: float) -> int:
 def run_mode(
     mode: str, tasks: int, sandbox_url: str, workdir: Path, rpm: int, poll_max: float
 ) -> dict[str, Any]:
+    window = 60.0  # the upstream's budget window (MiniMax counts requests per minute)
     port = free_port()
     gw_url = f"http://127.0.0.1:{port}"
     channels = workdir / f"channels-{mode}.toml"
@@ -142,31 +154,70 @@ def run_mode(
             calls = sb.get("/_control/requests", params={"since": t0}).json()
     finally:
         stop(gateway)
-    lags = []
+    (workdir / f"calls-{mode}.json").write_text(json.dumps(calls))
+    (workdir / f"tasks-{mode}.json").write_text(json.dumps([upstream, finished]))
+    lags, push_after, push_answer, record_after_push = [], [], [], []
+    success_pushes = {
+        e["task_id"]: e
+        for e in calls
+        if e["endpoint"] == "callback_push" and e.get("task_status") == "success"
+    }
     for task_id, task in finished.items():
         success_at = upstream.get(task_id, {}).get("success_at")
         if success_at is None:
             continue
         recorded = datetime.fromisoformat(task["finished_at"].replace("Z", "+00:00")).timestamp()
         lags.append(recorded - success_at)
+        push = success_pushes.get(task_id)
+        if push is not None:  # where the callback path spends its time
+            push_after.append(push["t"] - success_at)
+            push_answer.append(push["duration_s"])
+            record_after_push.append(recorded - push["t"])
     api_calls = [e for e in calls if e["endpoint"] in ("create", "query", "retrieve")]
     queries = sum(1 for e in api_calls if e["endpoint"] == "query")
-    return {
+    busiest = max_in_window([e["t"] for e in api_calls], window)
+    result: dict[str, Any] = {
         "mode": mode,
         "tasks": tasks,
         "accepted": len(ids),
         "succeeded": len(finished),
         "created_in_s": round(created_s, 1),
-        "lag_s": {
-            "p50": pct(lags, 0.5),
-            "p90": pct(lags, 0.9),
-            "p99": pct(lags, 0.99),
-            "max": max(lags) if lags else float("nan"),
-        },
+        "lag_s": spread(lags),
+        "lag_over_cap": sum(1 for lag in lags if lag > poll_max),
         "queries_per_task": queries / max(1, len(ids)),
-        "max_calls_per_minute": max_in_window([e["t"] for e in api_calls], 60.0),
+        "upstream_calls": {
+            e: sum(1 for c in api_calls if c["endpoint"] == e)
+            for e in ("create", "query", "retrieve")
+        },
+        "max_calls_per_window": busiest,
+        "budget_window_s": window,
         "rpm_budget": rpm,
+        # past the polls' share of the budget, polls waited for it
+        "budget_held": busiest < int(rpm * POLL_SHARE),
         "poll_cap_s": poll_max,
+    }
+    failed_pushes = Counter(
+        e["http_status"]
+        for e in calls
+        if e["endpoint"] == "callback_push" and not 200 <= e["http_status"] < 300
+    )
+    if failed_pushes:  # attempts the sandbox had to retry, by HTTP status (0: no answer)
+        result["failed_push_attempts"] = dict(failed_pushes)
+    if push_after:  # where the callback path spends its time: success in the sandbox ->
+        # push sent; the push's round trip (the gateway records it before it answers);
+        # push sent -> the gateway's record
+        result["push_sent_after_s"] = spread(push_after)
+        result["push_answered_in_s"] = spread(push_answer)
+        result["recorded_after_push_s"] = spread(record_after_push)
+    return result
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": pct(values, 0.5),
+        "p90": pct(values, 0.9),
+        "p99": pct(values, 0.99),
+        "max": max(values) if values else float("nan"),
     }
 
 
@@ -183,9 +234,20 @@ def main() -> None:
     parser.add_argument(
         "--modes", default="polling,callbacks", help="which runs: polling, callbacks"
     )
+    parser.add_argument(
+        "--keep-logs",
+        action="store_true",
+        help="keep the temp dir: each process's log, the sandbox's call log and the tasks",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="reelgate-fresh-") as tmp:
-        workdir = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep_logs:
+            workdir = Path(tempfile.mkdtemp(prefix="reelgate-fresh-"))
+            print(f"logs and the sandbox's call log kept in {workdir}", file=sys.stderr)
+        else:
+            workdir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="reelgate-fresh-"))
+            )
         sb_port = free_port()
         sandbox_url = f"http://127.0.0.1:{sb_port}"
         sandbox = start(
@@ -218,11 +280,17 @@ def main() -> None:
             r["lag_s"]["p90"],
             r["lag_s"]["p99"],
             r["lag_s"]["max"],
+            r["lag_over_cap"],
             r["queries_per_task"],
-            f"{r['max_calls_per_minute']}/{r['rpm_budget']}",
+            f"{r['max_calls_per_window']}/{r['rpm_budget']}",
+            "yes" if r["budget_held"] else "no: polls waited for it",
         )
         for r in results
     ]
+    print(
+        f"{args.tasks} tasks in flight on one channel; sandbox timings {args.timings} s; "
+        f"poll cap {args.poll_max:g} s; budget {args.rpm} calls/min\n"
+    )
     print(
         table(
             [
@@ -232,12 +300,36 @@ def main() -> None:
                 "lag p90 s",
                 "lag p99 s",
                 "lag max s",
+                f"lags > cap ({args.poll_max:g} s)",
                 "queries/task",
-                "calls/min (max/budget)",
+                "calls in busiest min / budget",
+                "budget held",
             ],
             rows,
         )
     )
+    pushed = [r for r in results if "push_sent_after_s" in r]
+    if pushed:
+        print("\nWhere the callback path spends its time (seconds, p50 / p99 / max):\n")
+        print(
+            table(
+                ["mode", "success -> push sent", "push answered in", "push sent -> recorded"],
+                [
+                    (
+                        r["mode"],
+                        *(
+                            "{p50:.3f} / {p99:.3f} / {max:.3f}".format(**r[k])
+                            for k in (
+                                "push_sent_after_s",
+                                "push_answered_in_s",
+                                "recorded_after_push_s",
+                            )
+                        ),
+                    )
+                    for r in pushed
+                ],
+            )
+        )
     path = write_results("freshness", {"timings": args.timings, "results": results})
     print(f"\nwritten to {path}", file=sys.stderr)
 

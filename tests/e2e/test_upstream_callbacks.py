@@ -49,10 +49,31 @@ def test_pushed_changes_are_recorded_without_polling(server: Server) -> None:
     for c in created:
         mine = [e for e in log if e.get("task_id") == c["task_id"]]
         queries = [e for e in mine if e["endpoint"] == "query"]
-        # one confirming query when success is pushed, maybe one early poll
-        assert len(queries) <= 2, queries
+        # maybe one early poll; a pushed success needs no confirming query
+        assert len(queries) <= 1, queries
         pushes = [e for e in mine if e["endpoint"].startswith("callback")]
         assert pushes, "the sandbox never called the gateway back"
+
+
+def test_a_pushed_success_is_recorded_without_a_query(server: Server) -> None:
+    t0 = time.time()
+    with MiniMax(server.url + "/minimaxi", API_KEY) as client:
+        created = client.create({"model": "T2V-01", "prompt": "pushed success"})
+        done = client.wait(created["platform_id"], timeout=20)
+    assert done["status"] == "Success" and done["video_width"] and done["video_height"]
+    headers = {"Authorization": f"Bearer {SANDBOX_KEY}"}
+    log = httpx.get(
+        server.url + "/sandbox/_control/requests",
+        params={"since": t0},
+        headers=headers,
+        trust_env=False,
+    ).json()
+    mine = [e for e in log if e.get("task_id") == created["task_id"]]
+    pushed = [e for e in mine if e["endpoint"] == "callback_push" and e["task_status"] == "success"]
+    assert len(pushed) == 1, mine
+    # recorded from the push itself: the one retrieve every success needs, no query
+    assert not [e for e in mine if e["endpoint"] == "query" and e["t"] >= pushed[0]["t"]]
+    assert [e for e in log if e["endpoint"] == "retrieve" and e["file_id"] == done["file_id"]]
 
 
 def test_a_forged_callback_is_refused(server: Server) -> None:

@@ -144,12 +144,19 @@ async def test_echoed_challenge_creates_the_task_and_pushes_every_status(tmp_pat
             ).json()
 
     assert rec.statuses() == ["preparing", "queueing", "processing", "success"]
-    for push in rec.pushes:
+    for push in rec.pushes[:3]:
         assert set(push) == QUERY_SHAPE
+    # the success push carries what the query says of the video, its size included
+    assert set(rec.pushes[-1]) == QUERY_SHAPE | {"video_width", "video_height"}
+    for push in rec.pushes:
         assert push["task_id"] == created["task_id"]
         assert push["base_resp"] == {"status_code": 0, "status_msg": "success"}
     assert [p["file_id"] for p in rec.pushes[:3]] == ["", "", ""]
     assert rec.pushes[-1]["file_id"] == query["file_id"] and query["status"] == "Success"
+    assert (rec.pushes[-1]["video_width"], rec.pushes[-1]["video_height"]) == (
+        query["video_width"],
+        query["video_height"],
+    )
     assert sandbox.state.get(created["task_id"]).pushed == rec.statuses()  # type: ignore[union-attr]
 
 

@@ -115,6 +115,7 @@ class Sandbox:
         for job in list(self._renders):
             job.cancel()
         await asyncio.gather(*self._renders, return_exceptions=True)
+        await asyncio.to_thread(self.state.close)  # the records saved so far reach the disk
         self._pool.close()
         await self._client.aclose()
 
@@ -170,7 +171,7 @@ class Sandbox:
         )
         if FaultKind.FAIL_MIDWAY in task.faults:
             task.fail_code, task.fail_message = FAIL_MIDWAY_CODE, FAIL_MIDWAY_MESSAGE
-        self.state.save(task)
+        self.state.save(task, new=True)
         if self._needs_render(task):
             self._schedule(task)
         self.callbacks.track(task)
@@ -219,6 +220,7 @@ class Sandbox:
             log.exception("sandbox render of task %s failed", task.task_id)
             task.fail_code, task.fail_message = 1013, f"internal service error: {exc}"
         self.state.save(task)
+        self.callbacks.track(task)  # a status that waited for the render may be due now
 
     async def _copy_stub(self, out: Path) -> int:
         stub = self.state.dir / "stub.mp4"
@@ -261,6 +263,16 @@ class Sandbox:
             return [*passed, UpstreamStatus.FAIL]
         return passed
 
+    def next_change_at(self, task: SandboxTask) -> float | None:
+        """When the task may reach its next status (the timeline's next step); None once
+        only its render can move it on (the render wakes the pusher when it is done)."""
+        elapsed = self._clock() - task.created_at
+        steps = [self.timeline.preparing_s, self.timeline.processing_at_s, self.timeline.total_s]
+        if FaultKind.FAIL_MIDWAY in task.faults:
+            steps.append(self.timeline.midway_s)
+        later = [step for step in steps if step > elapsed]
+        return task.created_at + min(later) if later else None
+
     def status(self, task: SandboxTask) -> UpstreamStatus:
         return self.reached(task)[-1]
 
@@ -278,16 +290,20 @@ class Sandbox:
         )
 
     def push_body(self, task: SandboxTask, status: UpstreamStatus) -> dict[str, Any]:
-        """A callback push: the query's shape, with MiniMax's lowercase callback status."""
+        """A callback push: the query's shape (on success the video's size too, as the
+        query gives it), with MiniMax's lowercase callback status."""
         code, message = (0, "success")
         if status is UpstreamStatus.FAIL:
             code, message = task.fail_code, task.fail_message
-        return {
+        body: dict[str, Any] = {
             "task_id": task.task_id,
             "status": CALLBACK_STATUS[status],
             "file_id": task.file_id if status is UpstreamStatus.SUCCESS else "",
             "base_resp": {"status_code": code, "status_msg": message},
         }
+        if status is UpstreamStatus.SUCCESS:
+            body.update(video_width=task.width, video_height=task.height)
+        return body
 
     def task(self, account: str, task_id: str) -> SandboxTask:
         task = self.state.get(task_id)

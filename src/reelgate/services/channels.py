@@ -18,6 +18,7 @@ import httpx
 
 from reelgate.domain.channels import Channel, ChannelState, Cooldown, choose
 from reelgate.domain.models import MODELS
+from reelgate.domain.polling import paced_interval
 from reelgate.errors import (
     InvalidParams,
     NotFound,
@@ -140,12 +141,27 @@ class ChannelRouter:
 
     # -- budgets and health -----------------------------------------------------------
 
-    async def acquire(self, name: str) -> bool:
-        """Spend one call of the channel's per-minute budget; False if none is left."""
+    async def acquire(self, name: str, share: float = 1.0) -> bool:
+        """Spend one call of the channel's per-minute budget; False if none is left.
+
+        ``share`` < 1: only while the calls spent in the window (of every kind) stay under
+        that share of the budget. The tracker polls so, which keeps the rest for submits.
+        """
         channel = self._channels.get(name)
         if channel is None or channel.rpm is None:
             return True
-        return await self._limiter.allow(f"channel:{name}", channel.rpm, self._budget_window_s)
+        limit = max(1, int(channel.rpm * min(1.0, share)))
+        return await self._limiter.allow(f"channel:{name}", limit, self._budget_window_s)
+
+    def poll_pace(self, name: str, share: float) -> float:
+        """The shortest poll interval that spreads ``share`` of the channel's budget over
+        its unfinished tasks (0 for a channel without a budget); see ``paced_interval``."""
+        channel = self._channels.get(name)
+        if channel is None or channel.rpm is None:
+            return 0.0
+        return paced_interval(
+            self._in_flight.get(name, 0), channel.rpm * share, self._budget_window_s
+        )
 
     async def budget_used(self) -> dict[str, int]:
         """Calls spent per channel in the current budget window."""

@@ -102,10 +102,13 @@ class TaskService:
         # Cancelled mid-call (BaseException): we cannot know whether the upstream took it.
         # The task stays `submitting`; the tracker's sweep settles and refunds it.
         now = datetime.now(UTC)
+        # the first poll is paced like every other (see Tracker): a burst of submits must
+        # not become a burst of polls
+        pace = self._router.poll_pace(channel.name, self._schedule.budget_share)
         submitted = await self._tasks.mark_submitted(
             task.id,
             upstream_id,
-            now + timedelta(seconds=self._schedule.delay(0)),
+            now + timedelta(seconds=self._schedule.delay(0, at_least=pace)),
             now,
             channel=channel.name,
             upstream_callback=callback_url is not None,

@@ -4,6 +4,12 @@ It picks up where it left off after a restart because everything it needs (the n
 time, the attempt count, the lease) lives in the store. Each query spends one call of
 its channel's budget; a channel that asked us to slow down (1002) is not polled until it
 recovers. Pushed changes (upstream callbacks) are recorded at once.
+
+Budgets: polls are paced so that a channel's tasks share ``schedule.budget_share`` of its
+budget evenly (``paced_interval``: 1,000 tasks on 6,000 calls a minute are polled no more
+often than every 20 s, never less often than the cap), and they may never take more than
+``POLL_SHARE`` of it, so that submits always find room. When polls must wait for budget
+the most overdue go first (``claim_due`` orders by ``next_poll_at``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ LOST_MESSAGE = "the upstream no longer knows this task"
 INTERRUPTED_CODE = 1000
 INTERRUPTED_MESSAGE = "submission was interrupted before the upstream answered"
 BUDGET_RETRY_S = 1.0
+POLL_SHARE = 0.8  # polls stop while the channel's window is this full: the rest is for submits
+LEASE_LEFT_TO_POLL = 0.2  # a task waiting for a query slot is skipped once less is left
 COPY_RETRY_FIRST_S, COPY_RETRY_MAX_S = (
     5.0,
     3600.0,
@@ -61,6 +69,7 @@ class Tracker(Loop):
         sweep_every_s: float = 5.0,
         submit_grace: timedelta = timedelta(minutes=2),
         observe: Observe | None = None,
+        poll_share: float = POLL_SHARE,
     ) -> None:
         self._tasks = tasks
         self._router = router
@@ -77,6 +86,8 @@ class Tracker(Loop):
         self._observe = observe  # (metric name, value) for metrics
         self.owner = f"tracker-{uuid.uuid4().hex[:12]}"
         self._rng = random.Random()
+        self._poll_share = poll_share
+        self._dry: dict[str, float] = {}  # channel -> until when its poll budget is spent
 
     async def round(self) -> int:
         loop = asyncio.get_running_loop()
@@ -86,35 +97,69 @@ class Tracker(Loop):
         return await self.poll_due()
 
     async def poll_due(self) -> int:
-        """One round: claim due tasks and poll them concurrently. Returns how many."""
+        """One round: claim due tasks and poll them concurrently. Returns how many were
+        polled, so that a round that found its channels out of budget is followed by a nap
+        instead of claiming the same tasks again at once."""
         await self._router.refresh()
+        clock = asyncio.get_running_loop().time
+        if self._all_dry(clock()):
+            return 0
         now = datetime.now(UTC)
+        claimed_at = clock()
         due = await self._tasks.claim_due(self.owner, now, self.batch, self._lease)
-        if due:
-            if self._observe is not None:
-                for task in due:
-                    if task.next_poll_at is not None:
-                        self._observe("poll_delay", (now - task.next_poll_at).total_seconds())
-            await asyncio.gather(*(self._poll_guarded(t) for t in due))
-        return len(due)
+        if not due:
+            return 0
+        if self._observe is not None:
+            for task in due:
+                if task.next_poll_at is not None:
+                    self._observe("poll_delay", (now - task.next_poll_at).total_seconds())
+        # a task still waiting for a query slot this late is not polled: its lease may run
+        # out mid-query and another worker may poll it too; it is handed back as due as it
+        # was, for whoever claims it next
+        poll_by = claimed_at + self._lease.total_seconds() * (1 - LEASE_LEFT_TO_POLL)
+        polled = await asyncio.gather(*(self._poll_guarded(t, poll_by) for t in due))
+        return sum(polled)
 
-    async def _poll_guarded(self, task: Task) -> None:
+    def _all_dry(self, now: float) -> bool:
+        """True while every channel with a budget spent its polls' share of it (and there
+        is no channel without a budget): claiming tasks now would only put them back."""
+        channels = self._router.channels()
+        return bool(channels) and all(self._dry.get(c.name, 0.0) > now for c in channels)
+
+    async def _poll_guarded(self, task: Task, poll_by: float) -> bool:
         async with self._sem:
+            if asyncio.get_running_loop().time() > poll_by:
+                log.info("lease of %s ran short while it waited; handed back", task.platform_id)
+                # a no-op if another worker holds it by now (the lease is compared)
+                await self._tasks.reschedule(
+                    task,
+                    self.owner,
+                    task.next_poll_at or datetime.now(UTC),
+                    count_attempt=False,
+                )
+                return False
             try:
-                await self.poll(task)
+                return await self.poll(task)
             except Exception:
                 log.exception("polling %s failed", task.platform_id)
                 await self._retry_later(task)
+                return True
 
-    async def poll(self, task: Task) -> None:
+    async def poll(self, task: Task) -> bool:
+        """Query one leased task and record the answer; False if the channel had no
+        budget for it (it is put back, without counting as an attempt)."""
         assert task.upstream_task_id is not None
         if task.deadline_at <= datetime.now(UTC):
             await self._expire(task)
-            return
+            return True
         channel = task.channel
-        if not self._router.may_poll(channel) or not await self._router.acquire(channel):
+        if not self._router.may_poll(channel):
             await self._not_now(task)
-            return
+            return False
+        if not await self._router.acquire(channel, self._poll_share):
+            self._dry[channel] = asyncio.get_running_loop().time() + BUDGET_RETRY_S / 4
+            await self._not_now(task)
+            return False
         try:
             result = await self._router.provider(channel).query(task.upstream_task_id)
         except UpstreamError as exc:
@@ -131,11 +176,12 @@ class Tracker(Loop):
                     reason=FailureReason.LOST,
                     owner=self.owner,
                 )
-                return
+                return True
             await self._retry_later(task, missing=missing)
-            return
+            return True
         self._router.record(channel, "query", None)
         await self.apply(task, result, owner=self.owner)
+        return True
 
     async def apply(self, task: Task, result: QueryResult, owner: str | None) -> None:
         """Record what the upstream said about a task (from a poll or a push)."""
@@ -149,24 +195,31 @@ class Tracker(Loop):
                 task.id, code, message, now, reason=FailureReason.UPSTREAM_FAILED, owner=owner
             )
         else:
-            schedule = self._pushed_schedule if task.upstream_callback else self._schedule
-            delay = schedule.delay(task.poll_attempts + 1, self._rng)
+            delay = self._next_delay(task)
             await self._tasks.record_progress(
                 task, owner, result.status, now + timedelta(seconds=delay), now
             )
 
     async def _succeed(self, task: Task, result: QueryResult, owner: str | None) -> None:
+        """Record a success: retrieve the file (its download URL and size), copy it, and
+        finish the task. Without an owner (a push) a failure hands the task to polling."""
         assert result.file_id is not None
         channel = task.channel
         if not await self._router.acquire(channel):
-            await self._not_now(task)
+            if owner is None:
+                await self._poll_soon(task)
+            else:
+                await self._not_now(task)
             return
         try:
             info = await self._router.provider(channel).retrieve_file(result.file_id)
         except UpstreamError as exc:
             self._router.record(channel, "retrieve", exc)
             log.info("retrieve of %s failed: %s", task.platform_id, exc)
-            await self._retry_later(task)
+            if owner is None:
+                await self._poll_soon(task)
+            else:
+                await self._retry_later(task)
             return
         self._router.record(channel, "retrieve", None)
         stored = await self._files.try_copy(task, info.download_url)
@@ -191,8 +244,9 @@ class Tracker(Loop):
     async def on_push(self, platform_id: str, body: Mapping[str, Any]) -> None:
         """A status change pushed by the upstream: record it at once.
 
-        A push of success triggers an immediate query instead (the push carries no video
-        size, and a query confirms it); other pushes are recorded as they come.
+        A pushed success that carries the file id and the video's size (the query's
+        shape) is recorded as it comes, with the one retrieve every success needs; one
+        without them makes the task due at once, so that a query confirms it.
         """
         task = await self._tasks.get_by_platform_id(platform_id)
         if task is None or task.status.terminal or task.upstream_task_id is None:
@@ -205,9 +259,16 @@ class Tracker(Loop):
         if status is None:
             return
         if status is UpstreamStatus.SUCCESS:
-            await self._tasks.poll_now(task.id, datetime.now(UTC))
-            self.wake()
+            file_id = str(body.get("file_id") or "")
+            width, height = _size(body.get("video_width")), _size(body.get("video_height"))
+            if file_id and width and height:
+                result = QueryResult(status=status, file_id=file_id, width=width, height=height)
+                await self._succeed(task, result, owner=None)
+            else:
+                await self._poll_soon(task)
             return
+        if status is task.upstream_status:
+            return  # no news (a poll got there first): nothing to write
         base = body.get("base_resp") or {}
         code = int(base.get("status_code") or 0) if isinstance(base, Mapping) else 0
         message = str(base.get("status_msg") or "") if isinstance(base, Mapping) else ""
@@ -217,9 +278,21 @@ class Tracker(Loop):
             owner=None,
         )
 
+    def _next_delay(self, task: Task, schedule: PollSchedule | None = None) -> float:
+        """When to poll next: the task's schedule, stretched so that its channel's tasks
+        share the budget evenly, never past the schedule's cap."""
+        if schedule is None:
+            schedule = self._pushed_schedule if task.upstream_callback else self._schedule
+        pace = self._router.poll_pace(task.channel, schedule.budget_share)
+        return schedule.delay(task.poll_attempts + 1, self._rng, at_least=pace)
+
+    async def _poll_soon(self, task: Task) -> None:
+        """Make a task due at once, for the tracker to settle with a query."""
+        await self._tasks.poll_now(task.id, datetime.now(UTC))
+        self.wake()
+
     async def _retry_later(self, task: Task, *, missing: bool = False) -> None:
-        delay = self._schedule.delay(task.poll_attempts + 1, self._rng)
-        next_poll = datetime.now(UTC) + timedelta(seconds=delay)
+        next_poll = datetime.now(UTC) + timedelta(seconds=self._next_delay(task, self._schedule))
         await self._tasks.reschedule(task, self.owner, next_poll, missing=missing)
 
     async def _not_now(self, task: Task) -> None:
@@ -279,3 +352,14 @@ class Tracker(Loop):
         # the others waiting
         delay = min(COPY_RETRY_MAX_S, COPY_RETRY_FIRST_S * 2**task.copy_attempts)
         await self._tasks.copy_failed(task, datetime.now(UTC) + timedelta(seconds=delay))
+
+
+def _size(value: Any) -> int | None:
+    """A pushed video dimension: a positive integer, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        size = int(value)
+    except ValueError:
+        return None
+    return size if size > 0 else None
