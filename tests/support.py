@@ -228,6 +228,20 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
+def sandbox_requests(sandbox_url: str, since: float) -> list[dict[str, Any]]:
+    """The calls a sandbox received (and the pushes it sent) after ``since``, from its
+    own request log; ``sandbox_url`` is its base, e.g. the gateway's ``/sandbox``."""
+    resp = httpx.get(
+        sandbox_url + "/_control/requests",
+        params={"since": since},
+        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+        trust_env=False,
+    )
+    resp.raise_for_status()
+    entries: list[dict[str, Any]] = resp.json()
+    return entries
+
+
 def count_tasks(database_url: str) -> int:
     """Rows in the gateway's tasks table, read straight from the store."""
     from sqlalchemy import text

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support import API_KEY, SANDBOX_KEY, MiniMax, Server, free_port, fresh_database
+from tests.support import (
+    API_KEY,
+    MiniMax,
+    Server,
+    free_port,
+    fresh_database,
+    sandbox_requests,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +46,7 @@ def test_pushed_changes_are_recorded_without_polling(server: Server) -> None:
         elapsed = time.monotonic() - started
     assert {d["status"] for d in done} == {"Success"}
     assert elapsed < 15, "finished only through the slow safety-net polling"
-    headers = {"Authorization": f"Bearer {SANDBOX_KEY}"}
-    log = httpx.get(
-        server.url + "/sandbox/_control/requests",
-        params={"since": t0},
-        headers=headers,
-        trust_env=False,
-    ).json()
+    log = sandbox_requests(server.url + "/sandbox", t0)
     for c in created:
         mine = [e for e in log if e.get("task_id") == c["task_id"]]
         queries = [e for e in mine if e["endpoint"] == "query"]
@@ -61,13 +62,7 @@ def test_a_pushed_success_is_recorded_without_a_query(server: Server) -> None:
         created = client.create({"model": "T2V-01", "prompt": "pushed success"})
         done = client.wait(created["platform_id"], timeout=20)
     assert done["status"] == "Success" and done["video_width"] and done["video_height"]
-    headers = {"Authorization": f"Bearer {SANDBOX_KEY}"}
-    log = httpx.get(
-        server.url + "/sandbox/_control/requests",
-        params={"since": t0},
-        headers=headers,
-        trust_env=False,
-    ).json()
+    log = sandbox_requests(server.url + "/sandbox", t0)
     mine = [e for e in log if e.get("task_id") == created["task_id"]]
     pushed = [e for e in mine if e["endpoint"] == "callback_push" and e["task_status"] == "success"]
     assert len(pushed) == 1, mine

@@ -153,7 +153,11 @@ def _known(revision: str) -> bool:
 
 async def schema_problem(engine: AsyncEngine) -> str | None:
     """What is wrong with the store's schema for this version of reelgate, or None."""
-    current, head = await current_revision(engine), HEAD_REVISION
+    return _problem(await current_revision(engine))
+
+
+def _problem(current: str | None) -> str | None:
+    head = HEAD_REVISION
     if current == head:
         return None
     if current is None:
@@ -172,10 +176,11 @@ async def schema_problem(engine: AsyncEngine) -> str | None:
 async def prepare(engine: AsyncEngine, *, migrate: bool) -> None:
     """Migrate the schema, or only check it; raise a StartupError that says what to do."""
     try:
-        if migrate and await current_revision(engine) != HEAD_REVISION:
+        current = await current_revision(engine)
+        if migrate and current != HEAD_REVISION:
             await upgrade(engine)
             return
-        problem = await schema_problem(engine)
+        problem = _problem(current)
     except (SQLAlchemyError, OSError) as exc:
         raise StoreUnavailable(f"cannot use the store: {exc.__class__.__name__}: {exc}") from exc
     if problem is not None:

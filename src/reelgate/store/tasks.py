@@ -546,10 +546,10 @@ class TaskStore:
         ``owner``); with it, in the same transaction, its event and its money movement."""
         statuses = list(from_statuses)
         # `=` for one status: an IN list is re-rendered at every execution
-        if len(statuses) == 1:
-            where = [tasks.c.id == task_id, tasks.c.status == statuses[0]]
-        else:
-            where = [tasks.c.id == task_id, tasks.c.status.in_(statuses)]
+        status_ok = (
+            tasks.c.status == statuses[0] if len(statuses) == 1 else tasks.c.status.in_(statuses)
+        )
+        where = [tasks.c.id == task_id, status_ok]
         if owner is not None:
             where.append(tasks.c.lease_owner == owner)
         if now is not None:
