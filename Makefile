@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## run the gateway on the embedded default (SQLite, local files, sandbox)
-	$(BIN)/reelgate serve
+run: $(STAMP)  ## run the gateway on the embedded default (SQLite, ./data, sandbox); PORT=8080 to move it
+	$(BIN)/reelgate serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 test: $(STAMP)  ## lint, type-check and run the tests on SQLite and on PostgreSQL
 	bash scripts/test

@@ -376,12 +376,18 @@ class Lab(contextlib.ExitStack):
         return proc
 
     def sandbox(
-        self, *, timings: str = "realistic", render_workers: int = 1, name: str = "sandbox"
+        self,
+        *,
+        timings: str = "realistic",
+        render_workers: int = 1,
+        name: str = "sandbox",
+        extra_keys: Sequence[str] = (),
     ) -> Target:
+        """``reelgate sandbox``; ``extra_keys``: more keys it accepts (other accounts)."""
         port = free_port()
         env = clean_env(
             REELGATE_DATA_DIR=str(self.tmp / name),
-            REELGATE_SANDBOX_API_KEYS=json.dumps([SANDBOX_KEY]),
+            REELGATE_SANDBOX_API_KEYS=json.dumps([SANDBOX_KEY, *extra_keys]),
             REELGATE_SANDBOX_TIMINGS=timings,
             REELGATE_SANDBOX_RENDER_WORKERS=str(render_workers),
             REELGATE_SANDBOX_RPM="0",  # standalone it limits each key to MiniMax's 20 RPM
@@ -561,11 +567,14 @@ def start_targets(
     *,
     timings: str = "realistic",
     render_workers: int = 1,
+    extra_sandbox_keys: Sequence[str] = (),
 ) -> tuple[list[Target], dict[str, str]]:
     """The sandbox, a gateway per store in front of it, LiteLLM in front of it too; and,
     for any that could not run, exactly why."""
     skipped: dict[str, str] = {}
-    sandbox = lab.sandbox(timings=timings, render_workers=render_workers)
+    sandbox = lab.sandbox(
+        timings=timings, render_workers=render_workers, extra_keys=extra_sandbox_keys
+    )
     targets = [sandbox]
     for db in databases:
         name = "reelgate" if db == "sqlite" else f"reelgate-{db}"

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import io
+import json
 import os
 import signal
 import socket
@@ -25,6 +26,8 @@ from PIL import Image, ImageDraw
 
 ADMIN_TOKEN = "rg-admin-test-token"
 API_KEY = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
+# Test servers give their sandbox (mounted or standalone) this key explicitly: a gateway
+# left to itself makes a secret one at first start and keeps it in its store.
 SANDBOX_KEY = "sandbox-key"
 
 
@@ -98,6 +101,7 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     args: tuple[str, ...] = ()  # more command-line arguments, e.g. ("--no-worker",)
+    unset: tuple[str, ...] = ()  # variables to leave out, e.g. ("REELGATE_SANDBOX_API_KEYS",)
 
     @property
     def url(self) -> str:
@@ -114,9 +118,12 @@ class Server:
             "REELGATE_ALLOW_PRIVATE_URLS": "true",
             "REELGATE_POLL_INITIAL_S": "0.3",
             "REELGATE_POLL_MAX_S": "1.0",
+            "REELGATE_SANDBOX_API_KEYS": json.dumps([SANDBOX_KEY]),
             **self._redis_env(),
             **self.env,
         }
+        for name in self.unset:
+            env.pop(name, None)
         self.log_path = self.data_dir / f"{self.command}-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # the child keeps its own handle
@@ -228,13 +235,16 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
-def sandbox_requests(sandbox_url: str, since: float) -> list[dict[str, Any]]:
+def sandbox_requests(
+    sandbox_url: str, since: float, token: str = ADMIN_TOKEN
+) -> list[dict[str, Any]]:
     """The calls a sandbox received (and the pushes it sent) after ``since``, from its
-    own request log; ``sandbox_url`` is its base, e.g. the gateway's ``/sandbox``."""
+    own request log; ``sandbox_url`` is its base, e.g. the gateway's ``/sandbox`` (whose
+    control endpoints take the gateway's admin token; a standalone one's, its key)."""
     resp = httpx.get(
         sandbox_url + "/_control/requests",
         params={"since": since},
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+        headers={"Authorization": f"Bearer {token}"},
         trust_env=False,
     )
     resp.raise_for_status()

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from reelgate import __version__
 from reelgate.api import admin as admin_api
 from reelgate.api import channels as channels_api
+from reelgate.api import docs as docs_api
 from reelgate.api import errors as api_errors
 from reelgate.api import files as files_api
 from reelgate.api import health as health_api
@@ -36,18 +37,20 @@ from reelgate.api import minimax as minimax_api
 from reelgate.api import platform as platform_api
 from reelgate.api import upstream as upstream_api
 from reelgate.api import webhooks as webhooks_api
+from reelgate.api.params import url_without_nul
 from reelgate.api.schemas import CreateRequest
 from reelgate.domain.channels import Cooldown
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
 from reelgate.domain.webhooks import RetrySchedule
+from reelgate.http_limits import BodyLimit, gateway_errors
 from reelgate.services.accounts import AccountService
 from reelgate.services.auth import Authenticator
-from reelgate.services.bootstrap import Credentials, bootstrap, signing_secret
+from reelgate.services.bootstrap import Credentials, bootstrap, sandbox_api_keys, signing_secret
 from reelgate.services.callbacks import CallbackVerifier, Dispatcher
 from reelgate.services.channel_config import declare_channels
 from reelgate.services.channels import ChannelRouter, ChannelService
-from reelgate.services.events import EventBus
+from reelgate.services.events import EventBus, StreamSlots
 from reelgate.services.files import FileService
 from reelgate.services.limits import LocalRateLimiter, RateLimiter
 from reelgate.services.metrics import Metrics
@@ -57,7 +60,7 @@ from reelgate.services.task_cache import TaskCache
 from reelgate.services.tasks import TaskService
 from reelgate.services.tracker import Tracker
 from reelgate.services.upstream_callbacks import UpstreamCallbacks
-from reelgate.settings import SANDBOX_MOUNT, Settings
+from reelgate.settings import SANDBOX_MOUNT, STANDALONE_SANDBOX_KEY, Settings
 from reelgate.storage.base import Storage
 from reelgate.storage.local import LocalStorage
 from reelgate.store import database
@@ -144,6 +147,11 @@ class Gateway:
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     worker: Worker | None = None  # the tracker and the dispatcher, where this process runs them
     redis: Redis | None = None
+    sandbox_keys: list[str] = field(default_factory=list)  # the mounted sandbox's, if any
+    streams: StreamSlots = field(init=False)  # open event streams per API key
+
+    def __post_init__(self) -> None:
+        self.streams = StreamSlots(self.settings.max_event_streams_per_key)
 
     async def readiness(self) -> list[str]:
         problems = []
@@ -207,7 +215,8 @@ async def _warn_about_sharing(
             log.warning(
                 "REELGATE_REDIS_URL is not set: per-key rate limits and channel budgets are "
                 "counted per process (N replicas let a key through N times its rpm_limit) and "
-                "live events from other processes arrive within a second, not at once. "
+                "live events from other processes reach event streams at their next "
+                "keep-alive (REELGATE_EVENT_STREAM_KEEPALIVE_S), not at once. "
                 "Set REELGATE_REDIS_URL to share them (docs/scale.md)."
             )
         return
@@ -245,7 +254,12 @@ async def open_gateway(
         await database.prepare(engine, migrate=migrates_at_start(settings, api=api, worker=worker))
         await _warn_about_sharing(settings, redis, api=api, worker=worker)
         accounts = AccountStore(engine)
-        events = EventBus()
+        # Every change reaches this bus where Redis carries other processes' changes, or
+        # where there are none (the single process on SQLite); else streams re-read.
+        events = EventBus(
+            complete=redis is not None
+            or (api and worker and not settings.database.startswith("postgresql"))
+        )
         fanout = RedisEventFanout(redis, events, prefix=settings.redis_prefix) if redis else None
         tasks = TaskStore(engine, on_change=fanout.notify if fanout else events.notify)
         limiter: RateLimiter = (
@@ -256,8 +270,13 @@ async def open_gateway(
             if creds is not None and announce is not None:
                 announce(creds)
         secret = await signing_secret(accounts, settings)
+        # the mounted sandbox's keys (a secret kept in the store unless set): the implicit
+        # channel calls it with the first
+        sandbox_keys = (
+            await sandbox_api_keys(accounts, settings) if settings.sandbox_mounted else []
+        )
         channel_store = ChannelStore(engine)
-        await declare_channels(channel_store, settings)
+        await declare_channels(channel_store, settings, sandbox_keys[0] if sandbox_keys else None)
         metrics = Metrics()
         router = ChannelRouter(
             store=channel_store,
@@ -271,6 +290,7 @@ async def open_gateway(
         )
         await router.refresh(force=True)
         schedule = PollSchedule(initial=settings.poll_initial_s, maximum=settings.poll_max_s)
+        idempotency = IdempotencyStore(engine)
         pushed = PollSchedule(initial=settings.pushed_poll_s, maximum=settings.pushed_poll_s)
         files = FileService(
             storage=storage,
@@ -296,6 +316,7 @@ async def open_gateway(
             submit_grace=timedelta(
                 seconds=settings.submit_deadline_s + settings.upstream_timeout_s + 60
             ),
+            purge=idempotency.purge,
         )
         callbacks = UpstreamCallbacks(secret, settings.public_base_url)
         deliveries = DeliveryStore(engine)
@@ -334,7 +355,7 @@ async def open_gateway(
             channels=ChannelService(store=channel_store, router=router),
             upstream_callbacks=callbacks,
             metrics=metrics,
-            idempotency=IdempotencyStore(engine),
+            idempotency=idempotency,
             deliveries=deliveries,
             dispatcher=dispatcher,
             task_service=service,
@@ -343,6 +364,7 @@ async def open_gateway(
             events=events,
             client=client,
             redis=redis,
+            sandbox_keys=sandbox_keys,
         )
         worker_job = None
         if worker:
@@ -392,7 +414,10 @@ def _log_worker_end(job: asyncio.Task[None]) -> None:
         log.error("the in-process worker stopped: %s; /readyz reports it", job.exception())
 
 
-def build_sandbox(settings: Settings) -> Sandbox:
+def build_sandbox(settings: Settings, *, mounted: bool = False) -> Sandbox:
+    """The sandbox. Standalone it accepts REELGATE_SANDBOX_API_KEYS or the documented
+    ``sandbox-key``; mounted, no key until the gateway has read its own from the store
+    (``Sandbox.use_api_keys`` in ``create_app``'s lifespan)."""
     # imported here: a gateway in front of a real upstream never loads the sandbox
     from reelgate.sandbox.faults import FaultPlan
     from reelgate.sandbox.pool import RenderPool
@@ -403,7 +428,7 @@ def build_sandbox(settings: Settings) -> Sandbox:
     return Sandbox(
         state=SandboxState(settings.sandbox_dir),
         timeline=timeline_for(settings.sandbox_timings),
-        api_keys=settings.sandbox_api_keys,
+        api_keys=[] if mounted else settings.sandbox_api_keys or [STANDALONE_SANDBOX_KEY],
         client=upstream_client(settings),
         pool=RenderPool(settings.sandbox_render_workers),
         allow_private_urls=settings.sandbox_allow_private_urls,
@@ -422,8 +447,9 @@ def build_sandbox(settings: Settings) -> Sandbox:
 def create_app(
     settings: Settings, *, worker: bool = True, announce: Announce | None = print_credentials
 ) -> FastAPI:
-    """The gateway as an ASGI app, with the sandbox mounted at /sandbox when enabled."""
-    sandbox = build_sandbox(settings) if settings.sandbox_enabled else None
+    """The gateway as an ASGI app, with the sandbox mounted at /sandbox when enabled
+    (``Settings.sandbox_mounted``: by default only without a real MiniMax key)."""
+    sandbox = build_sandbox(settings, mounted=True) if settings.sandbox_mounted else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -432,6 +458,8 @@ def create_app(
         try:
             async with open_gateway(settings, worker=worker, announce=announce) as gw:
                 app.state.gateway = gw
+                if sandbox is not None:
+                    sandbox.use_api_keys(gw.sandbox_keys)
                 yield
         finally:
             if sandbox is not None:
@@ -442,6 +470,16 @@ def create_app(
         version=__version__,
         summary="A self-hosted, MiniMax-compatible gateway for AI video generation.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: docs_api serves ours
+        dependencies=[Depends(url_without_nul)],  # no route may pass a NUL on to the store
+        redoc_url=None,
+    )
+    # inside TraceIdMiddleware, so that its refusals carry a Trace-Id too
+    app.add_middleware(
+        BodyLimit,
+        max_body=settings.max_body_bytes,
+        body_timeout_s=settings.http_body_timeout_s,
+        render=gateway_errors,
     )
     app.add_middleware(TraceIdMiddleware)
     api_errors.install(app)
@@ -454,16 +492,25 @@ def create_app(
     app.include_router(metrics_api.router)
     app.include_router(files_api.router)
     app.include_router(health_api.router)
+    docs_api.install(app)
     if sandbox is not None:
         from reelgate.sandbox.app import create_sandbox_app
 
-        app.mount(SANDBOX_MOUNT, create_sandbox_app(sandbox))
+        async def admin_only(token: str | None) -> None:
+            # the control endpoints see every tenant's upstream tasks and steer the faults
+            await app.state.gateway.auth.admin(token)
+
+        app.mount(SANDBOX_MOUNT, create_sandbox_app(sandbox, control_auth=admin_only))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
             )
+            docs_api.add_security(schema)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["CreateRequest"] = CreateRequest.model_json_schema(
                 ref_template="#/components/schemas/{model}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import socket
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from reelgate import __version__, admin_cli
+from reelgate import __version__, admin_cli, recover_cli
+from reelgate.recover_cli import sqlite_file
 from reelgate.settings import Settings
 
 app = typer.Typer(
@@ -24,8 +28,11 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
-HostOpt = Annotated[str | None, typer.Option(help="Interface to listen on. [env: REELGATE_HOST]")]
-PortOpt = Annotated[int | None, typer.Option(help="Port to listen on. [env: REELGATE_PORT]")]
+EXIT_CANNOT_LISTEN = 3  # `serve`: the address is taken or not ours (uvicorn's own code)
+
+# Help texts are Rich markup: a literal "[" is written "\\[" (else "[text]" vanishes).
+HostOpt = Annotated[str | None, typer.Option(help="Interface to listen on. \\[env: REELGATE_HOST]")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to listen on. \\[env: REELGATE_PORT]")]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -38,13 +45,43 @@ def _logging(level: str) -> None:
     )
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            # eager: handled while parsing, before the group asks for a command
+            is_eager=True,
+            callback=_print_version,
+            expose_value=False,
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+def _hide_flag_metavars() -> None:
+    """Typer's rich help shows a ``<bool>`` value after every flag (``--help <bool>``), as
+    if it took one: flags take none, so show nothing there."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_metavars()
 
 
 @app.command()
@@ -64,31 +101,76 @@ def serve(
 ) -> None:
     """Run the gateway: the API, the tracker and the sandbox upstream at /sandbox.
 
-    With no configuration it uses SQLite and a local folder under ./data
-    (REELGATE_DATA_DIR) and the built-in sandbox as its upstream, and brings the schema
-    up to date itself. With --no-worker it is one of several API replicas: it migrates
-    nothing and refuses a schema that is not current (run `reelgate migrate`).
+    With no configuration it uses SQLite and a local folder under ./data of the current
+    directory (REELGATE_DATA_DIR; the path is printed at every start) and the built-in
+    sandbox as its upstream, and brings the schema up to date itself. With --no-worker it
+    is one of several API replicas: it migrates nothing and refuses a schema that is not
+    current (run `reelgate migrate`).
+
+    It listens before it touches the store, so a busy port changes nothing (exit 3).
+    Exit 2: the store cannot be used.
     """
     import uvicorn
 
     from reelgate.app import create_app, prepare_store
+    from reelgate.http_limits import http_options
 
     settings = _settings(host=host, port=port)
     _logging(log_level)
     role = "" if worker else ", API only"
     console.print(
         f"reelgate {__version__} on [bold]{settings.base_url}[/]{role} "
-        f"(store: {_redact(settings.database)}, upstream: {settings.upstream_base_url})"
+        f"({_where(settings)}, upstream: {settings.upstream_base_url})",
+        soft_wrap=True,
     )
-    _run_or_refuse(prepare_store(settings, worker=worker), "serve")
-    uvicorn.run(
-        create_app(settings, worker=worker),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=access_log,
-        timeout_graceful_shutdown=10,
-    )
+    # Bind first: uvicorn would run the lifespan (which bootstraps the first account and
+    # prints its one-time credentials) before binding, and then fail on a busy port.
+    sock = _listen(settings.host, settings.port)
+    try:
+        _run_or_refuse(prepare_store(settings, worker=worker), "serve")
+        config = uvicorn.Config(
+            create_app(settings, worker=worker),
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_graceful_shutdown=10,
+            **http_options(settings),  # head deadline (src/reelgate/http_limits.py)
+        )
+        server = uvicorn.Server(config)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+    finally:
+        sock.close()
+    if not server.started:
+        raise typer.Exit(EXIT_CANNOT_LISTEN)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; a clear message and exit 3 when it cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # as uvicorn and asyncio do: a port left in TIME_WAIT is free, one in use is not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # listening now is what makes the port ours
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        hint = (
+            " (another process is listening there: stop it, or pick another port "
+            "with --port or REELGATE_PORT)"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        console.print(
+            f"[red]reelgate serve: cannot listen on {host}:{port}: {reason}{hint}.[/] "
+            "Nothing was started and the store was not touched.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_CANNOT_LISTEN) from None
+    return sock
 
 
 @app.command()
@@ -111,13 +193,15 @@ def sandbox(host: HostOpt = None, port: PortOpt = None, log_level: str = "info")
     import uvicorn
 
     from reelgate.app import build_sandbox
+    from reelgate.http_limits import http_options, limit_bodies
     from reelgate.sandbox.app import create_sandbox_app
 
     settings = _settings(host=host, port=port)
     _logging(log_level)
     console.print(f"reelgate sandbox on [bold]http://{settings.host}:{settings.port}[/]")
     uvicorn.run(
-        create_sandbox_app(build_sandbox(settings), standalone=True),
+        limit_bodies(create_sandbox_app(build_sandbox(settings), standalone=True), settings),
+        **http_options(settings),
         host=settings.host,
         port=settings.port,
         log_level=log_level,
@@ -142,13 +226,14 @@ def worker_command(
 
     settings = _settings()
     _logging(log_level)
+    where = _where(settings)  # before the store is opened: it may say "none yet"
 
     async def run() -> None:
         async with open_gateway(settings, api=False) as gw:
             assert gw.worker is not None
             console.print(
                 f"reelgate {__version__} worker running: {', '.join(gw.worker.names)} "
-                f"(store: {_redact(settings.database)}, leases as {gw.tracker.owner})",
+                f"({where}, leases as {gw.tracker.owner})",
                 soft_wrap=True,
             )
             await gw.worker.run_until_signalled()
@@ -184,6 +269,7 @@ def migrate() -> None:
     from reelgate.store import database
 
     settings = _settings()
+    console.print(f"reelgate {__version__} migrate ({_where(settings)})", soft_wrap=True)
 
     async def run() -> None:
         engine = database.create_engine(settings.database)
@@ -200,7 +286,10 @@ def migrate() -> None:
 @app.command()
 def generate(
     prompt: Annotated[
-        str, typer.Argument(help="What the video shows; camera moves in [brackets].")
+        str,
+        typer.Argument(
+            help="What the video shows; camera moves in brackets, e.g. '\\[Push in] a garden'."
+        ),
     ] = "",
     model: Annotated[str, typer.Option(help="The video model.")] = "MiniMax-Hailuo-2.3",
     duration: Annotated[int | None, typer.Option(help="Seconds (6 or 10 by model).")] = None,
@@ -283,6 +372,19 @@ app.add_typer(admin_cli.accounts_app, name="accounts")
 app.add_typer(admin_cli.keys_app, name="keys")
 app.command("usage")(admin_cli.usage)
 app.command("ledger")(admin_cli.ledger)
+# Access regained from the local store, for an operator who lost the admin token.
+app.add_typer(recover_cli.recover_app, name="recover")
+
+
+def _where(settings: Settings) -> str:
+    """Where this process keeps its state, as absolute paths. Said at every start, so that
+    a command run from another directory cannot quietly start a fresh ./data there."""
+    file = sqlite_file(settings.database)
+    if file is None:
+        store = _redact(settings.database)
+    else:
+        store = str(file) + ("" if file.exists() else " [yellow](none yet: a new, empty store)[/]")
+    return f"store: {store}, data: {settings.data_dir.resolve()}"
 
 
 def _redact(url: str) -> str:

@@ -2,7 +2,9 @@
 
     ReelgateError                    1000 / 500
     ├── InvalidParams                2013 / 400
-    │   └── ValidationFailed         2013 / 422
+    │   ├── ValidationFailed         2013 / 422
+    │   ├── BodyTooLarge             2013 / 413
+    │   └── BodyTimeout              2013 / 408
     ├── Unauthorized                 1004 / 401
     │   └── InvalidApiKey            2049 / 401
     ├── Forbidden                    1004 / 403
@@ -14,6 +16,7 @@
     └── UpstreamError                1000 / 502
         ├── UpstreamRejected         (the upstream's code) / 502
         ├── UpstreamUnavailable      1000 / 503
+        │   └── UpstreamUnreachable  1000 / 503
         └── UpstreamTimeout          1001 / 504
 
 The MiniMax-compatible surface answers HTTP 200 with ``base_resp.status_code = code``;
@@ -48,6 +51,20 @@ class ValidationFailed(InvalidParams):
 
     http_status = 422
     kind = "validation_failed"
+
+
+class BodyTooLarge(InvalidParams):
+    """The request body is larger than this route accepts."""
+
+    http_status = 413
+    kind = "payload_too_large"
+
+
+class BodyTimeout(InvalidParams):
+    """The request body stopped arriving."""
+
+    http_status = 408
+    kind = "request_timeout"
 
 
 class Unauthorized(ReelgateError):
@@ -135,6 +152,11 @@ class UpstreamUnavailable(UpstreamError):
     """The upstream is unavailable; retry later."""
 
     http_status = 503
+
+
+class UpstreamUnreachable(UpstreamUnavailable):
+    """No connection to the upstream could be opened: nothing of the request was sent, so
+    the fault is the channel's, whoever asked."""
 
 
 class UpstreamTimeout(UpstreamError):

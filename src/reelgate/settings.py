@@ -13,6 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MINIMAX_BASE_URL = "https://api.minimaxi.com"
 SANDBOX_MOUNT = "/sandbox"
+# The largest valid MiniMax create: first and last frame, each an image of up to 20 MiB
+# as a base64 data URL (4/3 of it: 27,962,028 characters), 53.3 MiB together; 2.7 MiB
+# more covers the prompt, the URLs, whitespace and JSON escapes ("\/" in base64).
+DEFAULT_MAX_BODY_BYTES = 56 * 1024 * 1024
+# The key `reelgate sandbox` (standalone, a dev tool started on purpose) accepts unless
+# REELGATE_SANDBOX_API_KEYS says otherwise. The sandbox mounted in a gateway never uses it.
+STANDALONE_SANDBOX_KEY = "sandbox-key"
 
 
 class Settings(BaseSettings):
@@ -39,6 +46,11 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         None, description="Signs download URLs; generated and kept in the store if unset."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="A bearer token that may read /metrics and nothing else (for a Prometheus "
+        "scraper). /metrics always accepts the admin token; with neither it answers 401.",
     )
 
     minimax_api_key: SecretStr | None = Field(
@@ -80,6 +92,13 @@ class Settings(BaseSettings):
         5.0, description="The first retry delay of a callback; it doubles each time."
     )
     idempotency_ttl_s: int = Field(86400, description="How long Idempotency-Keys are kept.")
+    idempotency_lease_s: float | None = Field(
+        None,
+        gt=0,
+        description="How long a request holds its Idempotency-Key unless it renews it (it does "
+        "while it runs); a retry after that takes the key over from a process that died. "
+        "Default: submit_deadline_s + upstream_timeout_s + 30.",
+    )
     download_url_ttl_s: int = Field(3600, description="Lifetime of signed download URLs.")
     copy_videos: Literal["always", "never"] = Field(
         "always",
@@ -145,9 +164,49 @@ class Settings(BaseSettings):
         60.0, gt=0, description="The window over which a worker loop's crashes are counted."
     )
 
-    sandbox_enabled: bool = Field(True, description="Mount the sandbox upstream at /sandbox.")
-    sandbox_api_keys: list[str] = Field(
-        default_factory=lambda: ["sandbox-key"], description="Keys the sandbox accepts."
+    # Bad input stays cheap (docs/security.md): request size, slow clients, live streams.
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES,
+        gt=0,
+        description="The largest create body (video_generation) read; a larger one is refused "
+        "(413) before it is buffered. Default 56 MiB: the largest valid MiniMax request, two "
+        "20 MB images as base64 data URLs (2 x 26.7 MiB), plus room for the rest and JSON "
+        "escapes. Every other route reads at most 1 MiB.",
+    )
+    http_head_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A connection must send a complete request head (request line and "
+        "headers) within this long of opening or of its previous answer, or it is closed.",
+    )
+    http_body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="A request body that sends nothing for this long is cut (408).",
+    )
+    max_event_streams_per_key: int = Field(
+        20,
+        ge=1,
+        description="Open /v1/tasks/{id}/events streams an API key may hold per process; one "
+        "more answers 429 until one closes.",
+    )
+    event_stream_keepalive_s: float = Field(
+        15.0,
+        gt=0,
+        description="An idle event stream sends a keep-alive comment this often (and, where "
+        "a change made by another process may go unheard, re-reads the store).",
+    )
+
+    sandbox_enabled: bool | None = Field(
+        None,
+        description="Mount the sandbox upstream at /sandbox. Unset: mounted only when no "
+        "REELGATE_MINIMAX_API_KEY is set (a gateway in front of the real service has none).",
+    )
+    sandbox_api_keys: list[str] | None = Field(
+        None,
+        description="Keys the sandbox accepts (a JSON list). Unset: the mounted sandbox "
+        "accepts one secret key generated at first start and kept in the store (the implicit "
+        "channel uses it); `reelgate sandbox` accepts 'sandbox-key'.",
     )
     sandbox_timings: str = Field(
         "fast",
@@ -204,10 +263,19 @@ class Settings(BaseSettings):
         return self.base_url + SANDBOX_MOUNT
 
     @property
-    def upstream_api_key(self) -> str:
-        if self.minimax_api_key is not None:
-            return self.minimax_api_key.get_secret_value()
-        return self.sandbox_api_keys[0]
+    def sandbox_mounted(self) -> bool:
+        """Whether the gateway mounts the sandbox: as asked, else only without a real key."""
+        if self.sandbox_enabled is not None:
+            return self.sandbox_enabled
+        return self.minimax_api_key is None
+
+    @property
+    def idempotency_lease(self) -> float:
+        """Seconds an Idempotency-Key stays with its request between renewals: a bit more
+        than the longest a create may take (trying channels, then one upstream call)."""
+        if self.idempotency_lease_s is not None:
+            return self.idempotency_lease_s
+        return self.submit_deadline_s + self.upstream_timeout_s + 30.0
 
     @property
     def videos_dir(self) -> Path:

@@ -127,7 +127,8 @@ def test_every_change_arrives_once_in_order_through_failures_and_a_restart(
         history = deliveries(gateway, task_id)
         assert [d["seq"] for d in history] == list(range(1, len(history) + 1))
         # every status change arrived, once when counted by webhook-id ...
-        assert {d["webhook_id"] for d in history} <= set(by_id)
+        missing = {d["webhook_id"] for d in history} - set(by_id)
+        assert not missing, (missing, history, [(r.headers, r.body) for r in receiver.received])
         # ... and in order: the first accepted receipt of each follows the seq order
         firsts = [min(x.at for x in by_id[d["webhook_id"]]) for d in history]
         assert firsts == sorted(firsts)
@@ -200,3 +201,32 @@ def test_a_failed_challenge_refuses_the_task_and_charges_nothing(
         assert after["balance"] == before["balance"]
     finally:
         receiver.stop()
+
+
+def test_a_failed_tasks_push_carries_the_querys_failure_code(tmp_path: Path) -> None:
+    """MiniMax's pushes have the query's shape: a task that failed with 1027 says so in
+    base_resp in the push as in the query (not 0, "success")."""
+    env = {"REELGATE_SANDBOX_TIMINGS": "0.2,0.2,0.6", "REELGATE_SANDBOX_FAULTS": "fail_midway=1"}
+    receiver = Receiver().start()
+    with fresh_database(tmp_path) as url:
+        server = Server(tmp_path, url, env=env).start()
+        try:
+            with MiniMax(server.url + "/minimaxi", API_KEY) as client:
+                task = client.create({**T2V, "callback_url": receiver.url})["platform_id"]
+                queried = client.wait(task)
+                assert queried["status"] == "Fail"
+                assert queried["base_resp"]["status_code"] == 1027
+
+                def failed_push() -> list[Any]:
+                    return [r.body for r in receiver.accepted() if r.body["status"] == "failed"]
+
+                wait_for(lambda: bool(failed_push()))
+        finally:
+            server.stop()
+            receiver.stop()
+    push = failed_push()[0]
+    assert push["base_resp"] == queried["base_resp"]
+    assert push["error_message"] == queried["error_message"]
+    assert {k: v for k, v in push.items() if k != "status"} == {
+        k: v for k, v in queried.items() if k != "status"
+    }

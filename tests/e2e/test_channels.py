@@ -136,7 +136,9 @@ def test_failover_skips_refusing_and_broken_channels(
             created = [client.create(T2V) for _ in range(5)]
             assert all(c["base_resp"]["status_code"] == 0 for c in created), created
             listed = channel_list(gw)
-            assert listed["alpha"]["cooling_down"] and listed["beta"]["cooling_down"]
+            # alpha's 1002 is its account's fault: it cools down for everyone; beta's 5xx
+            # could be this request's fault: beta cools down for this account only
+            assert listed["alpha"]["cooling_down"] and not listed["beta"]["cooling_down"]
             assert not listed["gamma"]["cooling_down"]
             assert all("key-failover" not in json.dumps(c) for c in listed.values())
             done = wait_all(client, [c["platform_id"] for c in created])

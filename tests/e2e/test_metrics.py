@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from tests.support import API_KEY, MiniMax, Server
+from tests.support import ADMIN_TOKEN, API_KEY, MiniMax, Server
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -27,7 +27,8 @@ def test_metrics_count_calls_tasks_and_lag(server: Server) -> None:
         task = client.create({"model": "T2V-01", "prompt": "metrics"})["platform_id"]
         client.wait(task)
     time.sleep(6)  # the store gauges are sampled every few seconds
-    resp = httpx.get(server.url + "/metrics", trust_env=False)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # not public: test_exposure.py
+    resp = httpx.get(server.url + "/metrics", headers=headers, trust_env=False)
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/plain")
     text = resp.text

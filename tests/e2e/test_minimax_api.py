@@ -239,7 +239,7 @@ def test_unknown_ids(minimax: MiniMax) -> None:
             {"task_id": "video_01JSGXXXXXXXXXXXXXXXXXXXXX"},
             "task not found",
         ),
-        ("/v1/query/video_generation", {}, "task not found"),
+        ("/v1/query/video_generation", {}, "task_id is required"),  # issue 13: not "not found"
         ("/v1/files/retrieve", {"file_id": "987654321"}, "file not found"),
         ("/v1/files/retrieve_content", {"file_id": "987654321"}, "file not found"),
     ]:

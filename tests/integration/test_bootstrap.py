@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from reelgate.services.auth import ADMIN_HASH_META
-from reelgate.services.bootstrap import bootstrap
+from reelgate.services.bootstrap import bootstrap, sandbox_api_keys
 from reelgate.services.keys import hash_secret
 from reelgate.settings import Settings
 from reelgate.store import database
@@ -61,6 +61,27 @@ async def test_the_first_start_prints_one_key_once(tmp_path: Path) -> None:
             assert len(printed) == 1 and printed[0].api_key and printed[0].admin_token
             found = await AccountStore(engines[0]).find_key(hash_secret(printed[0].api_key))
             assert found is not None
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+
+async def test_replicas_agree_on_one_generated_sandbox_key(tmp_path: Path) -> None:
+    """The mounted sandbox's key: made once, kept, the same for every replica; the setting
+    wins where it is set."""
+    with fresh_database(tmp_path) as url:
+        engines = [database.create_engine(url) for _ in range(4)]
+        try:
+            await database.upgrade(engines[0])
+            replicas = [AccountStore(engine) for engine in engines]
+            settings = Settings(data_dir=tmp_path)
+            first = await asyncio.gather(*(sandbox_api_keys(r, settings) for r in replicas))
+            again = await asyncio.gather(*(sandbox_api_keys(r, settings) for r in replicas))
+            (key,) = first[0]
+            assert key.startswith("sbx-") and len(key) > 40
+            assert all(keys == [key] for keys in [*first, *again])
+            fixed = Settings(data_dir=tmp_path, sandbox_api_keys=["key-a", "key-b"])
+            assert await sandbox_api_keys(replicas[0], fixed) == ["key-a", "key-b"]
         finally:
             for engine in engines:
                 await engine.dispose()

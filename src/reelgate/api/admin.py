@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,8 +12,10 @@ from pydantic import BaseModel, Field, StrictInt
 from starlette.responses import Response
 
 from reelgate.api.deps import gateway
+from reelgate.api.params import InFlight, Rate, RowId, Text, UtcDatetime
 from reelgate.api.platform import ERRORS
 from reelgate.api.views import iso
+from reelgate.domain import bounds
 from reelgate.domain.pricing import PriceTable
 from reelgate.store.accounts import Account, ApiKey
 from reelgate.wire import JSONResponse, bearer_token
@@ -31,11 +32,11 @@ router = APIRouter(
 
 # Money is a JSON integer of minor units: strict, so that "10", 10.0 or true are refused
 # rather than guessed at, and bounded, so that a typo cannot overflow a BIGINT balance.
-MAX_AMOUNT = 10**15
+MAX_AMOUNT = bounds.MAX_AMOUNT  # see reelgate.domain.bounds
 
 
 class AccountCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     initial_credit: StrictInt = Field(
         0, ge=0, le=MAX_AMOUNT, description="Minor units to start with."
     )
@@ -43,15 +44,15 @@ class AccountCreate(BaseModel):
 
 class TopUp(BaseModel):
     amount: StrictInt = Field(gt=0, le=MAX_AMOUNT, description="Minor units to add.")
-    note: str | None = Field(None, max_length=1000)
+    note: Text | None = Field(None, max_length=1000)
 
 
 class KeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    models: list[str] | None = Field(None, description="Models it may use; all if left out.")
-    rpm_limit: int | None = Field(None, ge=1, description="Requests per minute.")
-    max_in_flight: int | None = Field(None, ge=1, description="Unfinished tasks at once.")
-    expires_at: datetime | None = None
+    name: Text = Field(min_length=1, max_length=200)
+    models: list[Text] | None = Field(None, description="Models it may use; all if left out.")
+    rpm_limit: Rate | None = Field(None, description="Requests per minute.")
+    max_in_flight: InFlight | None = Field(None, description="Unfinished tasks at once.")
+    expires_at: UtcDatetime | None = None
 
 
 def account_json(account: Account) -> dict[str, Any]:
@@ -92,30 +93,30 @@ async def list_accounts(request: Request) -> Response:
 
 
 @router.get("/accounts/{account_id}", summary="Show an account")
-async def show_account(request: Request, account_id: int) -> Response:
+async def show_account(request: Request, account_id: RowId) -> Response:
     return JSONResponse(account_json(await gateway(request).account_service.get(account_id)))
 
 
 @router.post("/accounts/{account_id}/topup", summary="Add credit to an account")
-async def top_up(request: Request, account_id: int, body: TopUp) -> Response:
+async def top_up(request: Request, account_id: RowId, body: TopUp) -> Response:
     service = gateway(request).account_service
     return JSONResponse(account_json(await service.top_up(account_id, body.amount, body.note)))
 
 
 @router.post("/accounts/{account_id}/suspend", summary="Suspend an account: its keys stop")
-async def suspend(request: Request, account_id: int) -> Response:
+async def suspend(request: Request, account_id: RowId) -> Response:
     service = gateway(request).account_service
     return JSONResponse(account_json(await service.set_status(account_id, "suspended")))
 
 
 @router.post("/accounts/{account_id}/resume", summary="Resume a suspended account")
-async def resume(request: Request, account_id: int) -> Response:
+async def resume(request: Request, account_id: RowId) -> Response:
     service = gateway(request).account_service
     return JSONResponse(account_json(await service.set_status(account_id, "active")))
 
 
 @router.post("/accounts/{account_id}/keys", status_code=201, summary="Issue an API key")
-async def create_key(request: Request, account_id: int, body: KeyCreate) -> Response:
+async def create_key(request: Request, account_id: RowId, body: KeyCreate) -> Response:
     """The answer holds the key itself, once: only its hash is stored."""
     key, issued = await gateway(request).account_service.create_key(
         account_id,
@@ -129,21 +130,21 @@ async def create_key(request: Request, account_id: int, body: KeyCreate) -> Resp
 
 
 @router.get("/accounts/{account_id}/keys", summary="List an account's keys")
-async def list_keys(request: Request, account_id: int) -> Response:
+async def list_keys(request: Request, account_id: RowId) -> Response:
     keys = await gateway(request).account_service.list_keys(account_id)
     return JSONResponse({"data": [key_json(k) for k in keys]})
 
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke an API key")
-async def revoke_key(request: Request, key_id: int) -> Response:
+async def revoke_key(request: Request, key_id: RowId) -> Response:
     return JSONResponse(key_json(await gateway(request).account_service.revoke_key(key_id)))
 
 
 @router.get("/accounts/{account_id}/ledger", summary="An account's ledger, newest first")
 async def account_ledger(
     request: Request,
-    account_id: int,
-    before: Annotated[int | None, Query(description="Entries with a smaller id")] = None,
+    account_id: RowId,
+    before: Annotated[RowId | None, Query(description="Entries with a smaller id")] = None,
     limit: Annotated[int, Query(ge=1, description="At most 1000")] = 100,
 ) -> Response:
     entries = await gateway(request).account_service.ledger(account_id, before, min(limit, 1000))
@@ -154,11 +155,11 @@ async def account_ledger(
 @router.get("/usage", summary="Tasks, seconds of video and spend per account, key, model, day")
 async def usage(
     request: Request,
-    account_id: int | None = None,
-    key_id: int | None = None,
+    account_id: RowId | None = None,
+    key_id: RowId | None = None,
     model: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: UtcDatetime | None = None,
+    created_before: UtcDatetime | None = None,
 ) -> Response:
     rows = await gateway(request).account_service.usage(
         account_id=account_id,

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from reelgate.api.admin import _admin
 from reelgate.api.deps import gateway
+from reelgate.api.params import InFlight, Priority, Rate, Text, Weight
 from reelgate.api.platform import ERRORS
 from reelgate.domain.channels import Channel, ChannelKind
 from reelgate.wire import JSONResponse
@@ -23,26 +24,26 @@ router = APIRouter(
 
 
 class ChannelCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=64)
     kind: ChannelKind = ChannelKind.MINIMAX
-    base_url: str = Field(description="e.g. https://api.minimaxi.com")
-    api_key: str = Field(min_length=1, description="Stored; never returned.")
-    models: list[str] | None = Field(None, description="Models it serves; all if left out.")
-    priority: int = Field(0, description="Higher tiers are tried first.")
-    weight: int = Field(1, ge=0, description="Share within its priority tier.")
-    rpm: int | None = Field(None, ge=1, description="Calls per minute to this account.")
-    max_in_flight: int | None = Field(None, ge=1, description="Unfinished tasks at once.")
+    base_url: Text = Field(description="e.g. https://api.minimaxi.com")
+    api_key: Text = Field(min_length=1, description="Stored; never returned.")
+    models: list[Text] | None = Field(None, description="Models it serves; all if left out.")
+    priority: Priority = Field(0, description="Higher tiers are tried first.")
+    weight: Weight = Field(1, description="Share within its priority tier.")
+    rpm: Rate | None = Field(None, description="Calls per minute to this account.")
+    max_in_flight: InFlight | None = Field(None, description="Unfinished tasks at once.")
     enabled: bool = True
 
 
 class ChannelUpdate(BaseModel):
-    base_url: str | None = None
-    api_key: str | None = Field(None, min_length=1)
-    models: list[str] | None = None
-    priority: int | None = None
-    weight: int | None = Field(None, ge=0)
-    rpm: int | None = Field(None, ge=1)
-    max_in_flight: int | None = Field(None, ge=1)
+    base_url: Text | None = None
+    api_key: Text | None = Field(None, min_length=1)
+    models: list[Text] | None = None
+    priority: Priority | None = None
+    weight: Weight | None = None
+    rpm: Rate | None = None
+    max_in_flight: InFlight | None = None
     enabled: bool | None = None
 
 

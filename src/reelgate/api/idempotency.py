@@ -4,12 +4,20 @@ The same key with the same request gives the first answer again (no second task,
 second charge); with a different request it is refused; while the first is still
 running, a duplicate gets a conflict. Answers that a retry might change (rate limits,
 upstream outages) are not kept, so the retry runs for real.
+
+The first request holds the key under a lease (``Settings.idempotency_lease``, a bit more
+than the longest a create may take) that it renews while it runs; if its process dies, a
+retry after the lease takes the key over and runs the request (store/idempotency.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -26,11 +34,14 @@ from reelgate.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from reelgate.store.idempotency import IN_PROGRESS
+from reelgate.store.idempotency import IN_PROGRESS, IdempotencyStore
 from reelgate.wire import JSONResponse
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY = 255
+RENEWALS_PER_LEASE = 3  # a renewal may fail twice before the lease can pass
 
 
 def _keep(exc: ReelgateError) -> bool:
@@ -57,7 +68,12 @@ async def idempotent(
     ).hexdigest()
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=gw.settings.idempotency_ttl_s)
-    earlier = await gw.idempotency.begin(account_id, key, fingerprint, now, expires)
+    owner = uuid.uuid4().hex
+    lease = timedelta(seconds=gw.settings.idempotency_lease)
+    store = gw.idempotency
+    earlier = await store.begin(
+        account_id, key, fingerprint, now, expires, owner=owner, lease=lease
+    )
     if earlier is not None:
         if earlier.fingerprint != fingerprint:
             raise ValidationFailed(
@@ -71,17 +87,41 @@ async def idempotent(
             status_code=earlier.status_code,
             headers={"Idempotent-Replayed": "true"},
         )
-    try:
-        response = await handler()
-    except ReelgateError as exc:
-        if not _keep(exc):
-            await gw.idempotency.abandon(account_id, key)
+    async with _renewing(store, account_id, key, owner, lease):
+        try:
+            response = await handler()
+        except ReelgateError as exc:
+            if not _keep(exc):
+                await store.abandon(account_id, key, owner)
+                raise
+            response = error_response(exc, request)
+        except BaseException:
+            await store.abandon(account_id, key, owner)
             raise
-        response = error_response(exc, request)
-    except BaseException:
-        await gw.idempotency.abandon(account_id, key)
-        raise
-    await gw.idempotency.finish(
-        account_id, key, response.status_code, orjson.loads(bytes(response.body))
-    )
+    if not await store.finish(
+        account_id, key, owner, response.status_code, orjson.loads(bytes(response.body))
+    ):
+        log.warning("%s %r was taken over while its first request ran", HEADER, key)
     return response
+
+
+@contextlib.asynccontextmanager
+async def _renewing(
+    store: IdempotencyStore, account_id: int, key: str, owner: str, lease: timedelta
+) -> AsyncIterator[None]:
+    """Renew the key's lease while the request runs, so that only a dead owner loses it."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease.total_seconds() / RENEWALS_PER_LEASE)
+            try:
+                if not await store.renew(account_id, key, owner, datetime.now(UTC) + lease):
+                    return  # taken over: finish() will say so
+            except Exception as exc:  # the store blinked: the next renewal may work
+                log.warning("could not renew the lease of %s %r: %s", HEADER, key, exc)
+
+    job = asyncio.create_task(renew(), name="idempotency-lease")
+    try:
+        yield
+    finally:
+        job.cancel()  # not awaited: that could swallow a cancellation of this request

@@ -12,7 +12,9 @@ from reelgate.api.files import serve_video
 from reelgate.api.idempotency import idempotent
 from reelgate.api.schemas import (
     CREATE_EXAMPLES,
+    SUCCESS_OR_ERROR,
     CreateResponse,
+    ErrorResponse,
     QueryResponse,
     RetrieveResponse,
 )
@@ -24,9 +26,6 @@ router = APIRouter(prefix="/minimaxi/v1", tags=["MiniMax v1"])
 
 # A client's own, shorter deadline for a task, in seconds (not part of MiniMax's API).
 DEADLINE_HEADER = "X-Reelgate-Deadline"
-
-# Failure codes that MiniMax itself puts in base_resp next to status "Fail".
-_CONTENT_CODES = frozenset({1026, 1027})
 
 
 def query_body(task: Task) -> dict[str, Any]:
@@ -43,22 +42,17 @@ def query_body(task: Task) -> dict[str, Any]:
             video_width=task.file.width,
             video_height=task.file.height,
         )
-    code = 0
     if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-        body["error_message"] = task.error_message or "the task failed"
-        if task.error_code in _CONTENT_CODES:
-            code = task.error_code
-    body["base_resp"] = {
-        "status_code": code,
-        "status_msg": body["error_message"] if code else "success",
-    }
+        body["error_message"] = task.failure_message
+    body["base_resp"] = task.minimax_base_resp
     return body
 
 
 @router.post(
     "/video_generation",
     summary="Create a video generation task",
-    response_model=CreateResponse,
+    response_model=CreateResponse | ErrorResponse,
+    response_description=SUCCESS_OR_ERROR,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -84,9 +78,8 @@ async def create(request: Request) -> Response:
 
     async def run() -> Response:
         body = await json_body(request)
-        size = int(request.headers.get("content-length") or 0)
         deadline = _deadline(request.headers.get(DEADLINE_HEADER))
-        task = await gw.task_service.create(key, body, size, deadline)
+        task = await gw.task_service.create(key, body, deadline)
         return ok({"task_id": task.upstream_task_id, "platform_id": task.platform_id})
 
     return await idempotent(request, key.account_id, run)
@@ -109,7 +102,8 @@ def _deadline(value: str | None) -> float | None:
 @router.get(
     "/query/video_generation",
     summary="Query a task by its task_id or its platform_id",
-    response_model=QueryResponse,
+    response_model=QueryResponse | ErrorResponse,
+    response_description=SUCCESS_OR_ERROR,
 )
 async def query(request: Request, task_id: str = "") -> Response:
     gw = gateway(request)
@@ -121,7 +115,8 @@ async def query(request: Request, task_id: str = "") -> Response:
 @router.get(
     "/files/retrieve",
     summary="The file object of a finished video, with a download URL",
-    response_model=RetrieveResponse,
+    response_model=RetrieveResponse | ErrorResponse,
+    response_description=SUCCESS_OR_ERROR,
 )
 async def retrieve(request: Request, file_id: str = "") -> Response:
     """``download_url`` is signed and expiring; it works with a plain GET and no auth."""
@@ -132,12 +127,24 @@ async def retrieve(request: Request, file_id: str = "") -> Response:
     return ok({"file": file.as_minimax()})
 
 
-@router.api_route(
+# GET and HEAD as two routes: one route of two methods gives both one operationId
+@router.head(
     "/files/retrieve_content",
-    methods=["GET", "HEAD"],
+    summary="The headers of a GET, with no body (size, Accept-Ranges)",
+    response_class=Response,
+)
+@router.get(
+    "/files/retrieve_content",
     summary="The bytes of a finished video",
     response_class=Response,
-    responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "A byte range"}},
+    responses={
+        200: {
+            "content": {"video/mp4": {}},
+            "model": ErrorResponse,
+            "description": "The video; an error is JSON with only `base_resp`, as MiniMax's",
+        },
+        206: {"description": "A byte range"},
+    },
 )
 async def retrieve_content(request: Request, file_id: str = "") -> Response:
     gw = gateway(request)

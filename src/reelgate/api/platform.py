@@ -7,15 +7,16 @@ request_id}``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Literal
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from reelgate.api.deps import gateway
 from reelgate.api.idempotency import idempotent
+from reelgate.api.params import UtcDatetime
 from reelgate.api.views import ErrorBody, TaskList, TaskObject, event_data, task_object
 from reelgate.store.accounts import ApiKey
 from reelgate.store.tasks import TaskFilter
@@ -36,9 +37,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 router = APIRouter(prefix="/v1", tags=["Tasks"], responses=ERRORS)
 
-KEEPALIVE_S = 15.0
-RECHECK_S = 1.0  # a change recorded by another process is seen within this long
-
 
 async def _key(request: Request) -> ApiKey:
     return await gateway(request).auth.api_key(bearer_token(request))
@@ -58,8 +56,8 @@ async def list_tasks(
     request: Request,
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
     model: str | None = None,
-    created_after: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    created_before: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    created_after: Annotated[UtcDatetime | None, Query(description="ISO 8601, inclusive")] = None,
+    created_before: Annotated[UtcDatetime | None, Query(description="ISO 8601, exclusive")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
@@ -110,30 +108,65 @@ async def task_events(
     gw = gateway(request)
     key = await _key(request)
     task = await gw.task_service.get(key.account_id, task_id)
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = _last_event_id(last_event_id)
+    keepalive_s = gw.settings.event_stream_keepalive_s
 
     async def stream() -> AsyncIterator[str]:
         nonlocal after
-        idle = 0.0
-        while True:
-            events = await gw.task_service.events(task, after)
-            for event in events:
-                after = event.seq
-                data = json.dumps(event_data(task, event))
-                yield f"id: {event.seq}\nevent: status\ndata: {data}\n\n"
-                if event.status.terminal:
-                    return
-                idle = 0.0
-            if not events and (await gw.task_service.get(key.account_id, task_id)).status.terminal:
-                return  # resumed after the terminal event: nothing more will come
-            await gw.events.wait(task.id, RECHECK_S)
-            idle += RECHECK_S
-            if idle >= KEEPALIVE_S:  # keeps proxies from closing a quiet stream
-                idle = 0.0
-                yield ": keep-alive\n\n"
+        # Subscribed before the first read: a change recorded while we read wakes us after.
+        with gw.events.subscribe(task.id) as changes:
+            current = task
+            while True:
+                events = await gw.task_service.events(task, after)
+                for event in events:
+                    after = event.seq
+                    data = json.dumps(event_data(task, event))
+                    yield f"id: {event.seq}\nevent: status\ndata: {data}\n\n"
+                    if event.status.terminal:
+                        return
+                if not events and current.status.terminal:
+                    return  # resumed after the terminal event: nothing more will come
+                # Idle, a stream costs nothing: it sleeps until the bus says its task
+                # changed, with a keep-alive comment (for proxies) now and then. Only where
+                # a change made elsewhere may go unheard does it re-read the store then.
+                while not await changes.wait(keepalive_s):
+                    yield ": keep-alive\n\n"
+                    if not gw.events.complete:
+                        break
+                if not events:  # a change without a new event (a copy, say), or a re-read
+                    current = await gw.task_service.get(key.account_id, task_id)
 
-    return StreamingResponse(
+    release = gw.streams.acquire(key.id)  # 429 when the key holds all its streams
+    return _HeldStream(
         stream(),
+        release,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class _HeldStream(StreamingResponse):
+    """A stream that gives its slot back when it ends, however it ends (the terminal
+    event, the client leaving, the server stopping)."""
+
+    def __init__(
+        self, content: AsyncIterator[str], release: Callable[[], None], **kwargs: Any
+    ) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def _last_event_id(value: str | None) -> int:
+    """The sequence number to resume after; anything that is not one starts over."""
+    if value and value.isascii() and value.isdigit():
+        return min(int(value), _MAX_SEQ)
+    return 0
+
+
+_MAX_SEQ = 2**31 - 1  # task_events.seq is a 32-bit column on PostgreSQL

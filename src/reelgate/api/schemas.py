@@ -16,6 +16,22 @@ class BaseResp(BaseModel):
     status_msg: str = "success"
 
 
+class ErrorResponse(BaseModel):
+    """How every MiniMax route answers an error: HTTP 200 with only ``base_resp``, whose
+    ``status_code`` is not 0 (e.g. 1004 bad key, 1008 no balance, 2013 invalid params)."""
+
+    base_resp: BaseResp
+
+
+# The documented answer of each route: its success shape first (the one Swagger UI shows),
+# or the error shape. The routes answer errors with HTTP 200 as MiniMax does, so one
+# status has to admit both for a client (or a schema checker) to read it right.
+SUCCESS_OR_ERROR = (
+    "The success shape below; on an error, HTTP 200 as well, with only `base_resp` "
+    "(`status_code` not 0): see ErrorResponse."
+)
+
+
 class SubjectReference(BaseModel):
     type: Literal["character"] = "character"
     image: list[str] = Field(description="Exactly one image: a public URL or a data URL.")

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from reelgate.api.admin import _admin
 from reelgate.api.deps import gateway
+from reelgate.api.params import RowId
 from reelgate.api.platform import ERRORS
 from reelgate.api.views import iso
 from reelgate.domain.webhooks import new_secret
@@ -53,7 +54,7 @@ async def list_deliveries(request: Request, task_id: str) -> Response:
     tags=["Tasks"],
     summary="Send a callback again (same webhook-id)",
 )
-async def redeliver(request: Request, task_id: str, delivery_id: int) -> Response:
+async def redeliver(request: Request, task_id: str, delivery_id: RowId) -> Response:
     gw = gateway(request)
     key = await gw.auth.api_key(bearer_token(request))
     task = await gw.task_service.get(key.account_id, task_id)
@@ -66,11 +67,12 @@ async def redeliver(request: Request, task_id: str, delivery_id: int) -> Respons
 
 @router.post(
     "/admin/v1/accounts/{account_id}/webhook-secret",
+    status_code=201,
     tags=["Admin"],
     dependencies=[Depends(_admin)],
     summary="Issue or rotate an account's webhook signing secret",
 )
-async def rotate_secret(request: Request, account_id: int) -> Response:
+async def rotate_secret(request: Request, account_id: RowId) -> Response:
     """A new ``whsec_`` secret signs from now on; the previous ones keep signing for 24
     hours, so receivers can switch without missing a callback."""
     gw = gateway(request)
@@ -86,7 +88,7 @@ async def rotate_secret(request: Request, account_id: int) -> Response:
     dependencies=[Depends(_admin)],
     summary="The secrets that sign an account's callbacks now, newest first",
 )
-async def show_secrets(request: Request, account_id: int) -> Response:
+async def show_secrets(request: Request, account_id: RowId) -> Response:
     gw = gateway(request)
     await gw.account_service.get(account_id)
     secrets_ = await gw.deliveries.active_secrets(account_id, datetime.now(UTC))

@@ -13,9 +13,9 @@ from typing import Any
 
 from reelgate.domain.images import decode_data_url, inspect_image, is_data_url, is_url
 from reelgate.domain.models import MAX_PROMPT_CHARS, MODELS, Mode, VideoModel, models_for
+from reelgate.domain.urls import parse_web_url
 from reelgate.errors import InvalidParams
 
-MAX_URL_CHARS = 4096
 MODE_NAMES = {
     Mode.T2V: "text to video",
     Mode.I2V: "image to video (first_frame_image)",
@@ -146,8 +146,10 @@ def parse_video_request(body: Any) -> VideoRequest:
         sent[name] = value
 
     callback_url = body.get("callback_url")
-    if callback_url is not None and (not isinstance(callback_url, str) or not is_url(callback_url)):
-        raise InvalidParams("invalid params, callback_url must be an http(s) URL")
+    if callback_url is not None:
+        if not isinstance(callback_url, str) or not is_url(callback_url):
+            raise InvalidParams("invalid params, callback_url must be an http(s) URL")
+        parse_web_url(callback_url, "callback_url")
 
     first = _image(body, "first_frame_image") if "first_frame_image" in body else None
     last = _image(body, "last_frame_image") if mode is Mode.FL2V else None
@@ -206,8 +208,7 @@ def _image(body: Mapping[str, Any], name: str) -> ImageInput:
 
 def check_image_value(value: str, name: str) -> ImageInput:
     if is_url(value):
-        if len(value) > MAX_URL_CHARS:
-            raise InvalidParams(f"invalid params, {name} URL is longer than {MAX_URL_CHARS}")
+        parse_web_url(value, f"{name} URL")  # length, characters, host, port
         return ImageInput(value)
     if is_data_url(value):
         info = inspect_image(decode_data_url(value, name), name)
@@ -230,3 +231,17 @@ def _subject(body: Mapping[str, Any]) -> ImageInput:
     if not isinstance(images, list) or len(images) != 1 or not isinstance(images[0], str):
         raise InvalidParams(f"invalid params, {hint} with exactly one image")
     return check_image_value(images[0], "subject_reference image")
+
+
+def has_inline_image(body: Any) -> bool:
+    """Whether parsing ``body`` may decode an image (a data URL in an image field): such a
+    parse belongs on the decoder threads (:func:`reelgate.domain.images.in_decoder`)."""
+    if not isinstance(body, Mapping):
+        return False
+    values: list[Any] = [body.get("first_frame_image"), body.get("last_frame_image")]
+    refs = body.get("subject_reference")
+    if isinstance(refs, list):
+        for ref in refs:
+            if isinstance(ref, Mapping) and isinstance(ref.get("image"), list):
+                values.extend(ref["image"])
+    return any(isinstance(v, str) and is_data_url(v) for v in values)

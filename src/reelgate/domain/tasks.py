@@ -82,6 +82,12 @@ class VideoFile:
     created_at: datetime | None = None
 
 
+# Failure codes that MiniMax itself puts in base_resp next to status "Fail": content
+# refused on the way in (1026) or out (1027). The gateway's own failures (deadline,
+# cancel, lost) keep 0 there, as clients treat a non-zero code as a refused request.
+MINIMAX_FAIL_CODES = frozenset({1026, 1027})
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     id: int
@@ -123,6 +129,19 @@ class Task:
         if self.upstream_status is not None:
             return self.upstream_status.value
         return UpstreamStatus.PREPARING.value
+
+    @property
+    def minimax_base_resp(self) -> dict[str, Any]:
+        """``base_resp`` as MiniMax's query (and its push, which has the query's shape)
+        shows it: a failure's own code where MiniMax puts one next to ``Fail``; 0 for the
+        rest, whose reason is in ``error_message``."""
+        if self.status.terminal and self.error_code in MINIMAX_FAIL_CODES:
+            return {"status_code": self.error_code, "status_msg": self.failure_message}
+        return {"status_code": 0, "status_msg": "success"}
+
+    @property
+    def failure_message(self) -> str:
+        return self.error_message or "the task failed"
 
 
 @dataclass(frozen=True, slots=True)

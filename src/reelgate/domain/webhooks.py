@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from reelgate.domain.signing import same
 from reelgate.domain.tasks import Task, TaskStatus
 
 SECRET_PREFIX = "whsec_"
@@ -40,7 +41,7 @@ def signature_header(secrets_: Iterable[str], msg_id: str, timestamp: int, body:
 def verify(secret: str, msg_id: str, timestamp: int, body: bytes, header: str) -> bool:
     """What a receiver does: any of the listed v1 signatures matches."""
     expected = signature(secret, msg_id, timestamp, body)
-    return any(hmac.compare_digest(expected, sig) for sig in header.split())
+    return any(same(expected, sig) for sig in header.split())
 
 
 # MiniMax's callbacks use lowercase statuses; an official receiver compares them so.
@@ -60,13 +61,13 @@ def callback_body(task: Task) -> dict[str, object]:
         "platform_id": task.platform_id,
         "status": _CALLBACK_STATUS[task.minimax_status],
         "file_id": task.file.file_id if task.status is TaskStatus.SUCCEEDED and task.file else "",
-        "base_resp": {"status_code": 0, "status_msg": "success"},
+        "base_resp": task.minimax_base_resp,  # the query's, as MiniMax's pushes carry
     }
     if task.status is TaskStatus.SUCCEEDED and task.file is not None:
         body["video_width"] = task.file.width
         body["video_height"] = task.file.height
     if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-        body["error_message"] = task.error_message or "the task failed"
+        body["error_message"] = task.failure_message
     return body
 
 

@@ -20,6 +20,7 @@ from reelgate.errors import (
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
+    UpstreamUnreachable,
 )
 from reelgate.providers.base import FileInfo, QueryResult
 from reelgate.urlguard import BlockedUrl, check_url
@@ -32,8 +33,13 @@ DOWNLOAD_URL_LIFETIME = timedelta(hours=1)
 def _translate(what: str) -> Iterator[None]:
     try:
         yield
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        # before a byte of the request went out: the channel's fault, not the request's
+        raise UpstreamUnreachable(f"upstream {what} failed: {exc.__class__.__name__}") from exc
     except httpx.TimeoutException as exc:
         raise UpstreamTimeout(f"upstream {what} timed out") from exc
+    except httpx.InvalidURL as exc:
+        raise UpstreamUnavailable(f"upstream {what} failed: {exc}") from exc
     except httpx.TransportError as exc:
         raise UpstreamUnavailable(f"upstream {what} failed: {exc.__class__.__name__}") from exc
 

@@ -2,6 +2,8 @@
 
 Mounted inside the gateway it lives at ``/sandbox``; standalone it answers both at the
 root and at ``/sandbox``, so ``http://host:port/sandbox`` is its base URL either way.
+The gateway passes ``control_auth`` (its admin token) for the ``/_control`` endpoints;
+standalone they take any of the sandbox's keys (``control.key_holders``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import FileResponse, Response
 
 from reelgate.errors import ReelgateError
-from reelgate.sandbox.control import add_control_routes
+from reelgate.sandbox.control import ControlAuth, add_control_routes, key_holders
 from reelgate.sandbox.faults import FaultKind
 from reelgate.sandbox.gate import Call, relative_path, serve
 from reelgate.sandbox.ratelimit import STANDALONE_RPM
@@ -23,19 +25,23 @@ from reelgate.settings import SANDBOX_MOUNT
 from reelgate.wire import TraceIdMiddleware, json_body, minimax_error, ok
 
 
-def create_sandbox_app(sandbox: Sandbox, *, standalone: bool = False) -> FastAPI:
-    """The sandbox as an ASGI app. Standalone, it starts and stops the sandbox itself."""
+def create_sandbox_app(
+    sandbox: Sandbox, *, standalone: bool = False, control_auth: ControlAuth | None = None
+) -> FastAPI:
+    """The sandbox as an ASGI app. Standalone, it starts and stops the sandbox itself.
+    ``control_auth`` decides who may call ``/_control/...`` (default: its key holders)."""
     if sandbox.limiter.rpm is None:
         # MiniMax's own limit standalone; inside the gateway, whose tracker does not yet
         # budget its polls, no limit unless one is configured.
         sandbox.limiter.rpm = STANDALONE_RPM if standalone else 0
-    app = _build(sandbox, standalone=standalone)
+    authorize = control_auth or key_holders(sandbox)
+    app = _build(sandbox, authorize, standalone=standalone)
     if standalone:
-        app.mount(SANDBOX_MOUNT, _build(sandbox, standalone=False))
+        app.mount(SANDBOX_MOUNT, _build(sandbox, authorize, standalone=False))
     return app
 
 
-def _build(sandbox: Sandbox, *, standalone: bool) -> FastAPI:
+def _build(sandbox: Sandbox, authorize: ControlAuth, *, standalone: bool) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await sandbox.start()
@@ -121,7 +127,7 @@ def _build(sandbox: Sandbox, *, standalone: bool) -> FastAPI:
         sandbox.requests.add(entry)
         return response
 
-    add_control_routes(app, sandbox)
+    add_control_routes(app, sandbox, authorize)
     return app
 
 

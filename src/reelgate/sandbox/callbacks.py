@@ -38,7 +38,7 @@ from reelgate.domain.tasks import UpstreamStatus
 from reelgate.errors import InvalidParams
 from reelgate.sandbox.requestlog import LogEntry, RequestLog
 from reelgate.sandbox.state import SandboxState, SandboxTask
-from reelgate.urlguard import check_url
+from reelgate.urlguard import BlockedUrl, Resolve, send, system_resolve
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,10 @@ class Callbacks:
         allow_private: bool,
         clock: Callable[[], float] = time.time,
         concurrency: int = PUSH_CONCURRENCY,
+        resolve: Resolve = system_resolve,
     ) -> None:
         self._client = client
+        self._resolve = resolve
         self._state = state
         self._requests = requests
         self._allow_private = allow_private
@@ -119,17 +121,21 @@ class Callbacks:
             self._requests.add(entry)
 
     async def _verify(self, url: str, entry: LogEntry) -> None:
-        try:
-            await check_url(url, allow_private=self._allow_private)
-        except InvalidParams as exc:
-            reason = exc.message.removeprefix("invalid params, ")
-            raise CallbackCheckFailed(f"{CHECK_FAILED}: {reason}") from None
         challenge = secrets.token_urlsafe(24)
         try:
             async with asyncio.timeout(CHALLENGE_TIMEOUT_S):
-                resp = await self._client.post(
-                    url, json={"challenge": challenge}, follow_redirects=False
+                # resolved once, checked, and sent to the checked address
+                resp = await send(
+                    self._client,
+                    "POST",
+                    url,
+                    allow_private=self._allow_private,
+                    resolve=self._resolve,
+                    json={"challenge": challenge},
                 )
+        except BlockedUrl as exc:
+            reason = exc.message.removeprefix("invalid params, ")
+            raise CallbackCheckFailed(f"{CHECK_FAILED}: {reason}") from None
         except TimeoutError:
             raise CallbackCheckFailed(
                 f"{CHECK_FAILED}: no answer within {CHALLENGE_TIMEOUT_S:g} s"
@@ -257,9 +263,15 @@ class Callbacks:
                 )
                 entry.task_status = body["status"]
                 try:
-                    await check_url(url, allow_private=self._allow_private)
                     async with asyncio.timeout(PUSH_TIMEOUT_S):
-                        resp = await self._client.post(url, json=body, follow_redirects=False)
+                        resp = await send(
+                            self._client,
+                            "POST",
+                            url,
+                            allow_private=self._allow_private,
+                            resolve=self._resolve,
+                            json=body,
+                        )
                     entry.http_status = resp.status_code
                 except (InvalidParams, TimeoutError, httpx.HTTPError) as exc:
                     log.info("callback push to %s failed: %s", url, exc.__class__.__name__)

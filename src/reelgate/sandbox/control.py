@@ -1,12 +1,16 @@
-"""Control endpoints for tests and operators: the fault plan and the request log.
+"""Control endpoints for tests and operators: the fault plan, the request log, the tasks.
 
-``GET|PUT /_control/faults`` and ``GET /_control/requests?since=<t>``, below the sandbox's
-base URL, protected by any of the sandbox's API keys. They are not MiniMax endpoints: they
+``GET|PUT /_control/faults``, ``GET /_control/requests?since=<t>`` and
+``GET /_control/tasks?since=<t>``, below the sandbox's base URL. They see every account's
+calls and tasks and can change the fault plan, so who may call them is the app's choice
+(``ControlAuth``): mounted in a gateway, the gateway's admin token; standalone (a dev tool
+started on purpose), any of the sandbox's API keys. They are not MiniMax endpoints: they
 are not rate limited, never faulted and not written to the request log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,12 +23,24 @@ from reelgate.wire import JSONResponse, bearer_token, json_body, ok
 
 PLAN_FIELDS = frozenset({"faults", "seed", "slow_s", "hang_s"})
 
+# Checks a control call's bearer token (None: no header); raises a ReelgateError to refuse.
+ControlAuth = Callable[[str | None], Awaitable[None]]
 
-def add_control_routes(app: FastAPI, sandbox: Sandbox) -> None:
+
+def key_holders(sandbox: Sandbox) -> ControlAuth:
+    """Any of the sandbox's own API keys: the standalone sandbox's rule."""
+
+    async def check(token: str | None) -> None:
+        sandbox.account_for(token)
+
+    return check
+
+
+def add_control_routes(app: FastAPI, sandbox: Sandbox, authorize: ControlAuth) -> None:
     @app.get("/_control/faults", tags=["sandbox control"])
     async def get_faults(request: Request) -> Response:
         """The fault plan in force."""
-        sandbox.account_for(bearer_token(request))
+        await authorize(bearer_token(request))
         return ok(sandbox.faults.plan.as_json())
 
     @app.put("/_control/faults", tags=["sandbox control"])
@@ -34,7 +50,7 @@ def add_control_routes(app: FastAPI, sandbox: Sandbox) -> None:
         ``"faults": ""`` turns every fault off). Call counts start again from zero, so the
         same seed and the same requests give the same faults again.
         """
-        sandbox.account_for(bearer_token(request))
+        await authorize(bearer_token(request))
         plan = updated_plan(sandbox.faults.plan, await json_body(request))
         sandbox.faults.configure(plan)
         return ok(plan.as_json())
@@ -42,18 +58,18 @@ def add_control_routes(app: FastAPI, sandbox: Sandbox) -> None:
     @app.get("/_control/requests", tags=["sandbox control"])
     async def requests(request: Request, since: float = 0.0) -> Response:
         """Calls that arrived after ``since`` (Unix seconds), oldest first, as a JSON list."""
-        sandbox.account_for(bearer_token(request))
+        await authorize(bearer_token(request))
         return JSONResponse([e.as_json() for e in sandbox.requests.since(since)])
 
-    _tasks_route(app, sandbox)
+    _tasks_route(app, sandbox, authorize)
 
 
-def _tasks_route(app: FastAPI, sandbox: Sandbox) -> None:
+def _tasks_route(app: FastAPI, sandbox: Sandbox, authorize: ControlAuth) -> None:
     @app.get("/_control/tasks", tags=["sandbox control"])
     async def tasks(request: Request, since: float = 0.0) -> Response:
         """Tasks created after ``since`` with the moment each turned Success, so that a
         benchmark can measure how late a gateway records completions."""
-        sandbox.account_for(bearer_token(request))
+        await authorize(bearer_token(request))
         return JSONResponse(
             [
                 {

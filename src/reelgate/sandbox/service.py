@@ -16,8 +16,14 @@ from typing import Any
 import httpx
 
 from reelgate.domain import signing
-from reelgate.domain.images import MAX_IMAGE_BYTES, decode_data_url, inspect_image
-from reelgate.domain.requests import ImageInput, parse_video_request
+from reelgate.domain.images import (
+    MAX_IMAGE_BYTES,
+    decode_data_url,
+    in_decoder,
+    inspect_image,
+    probe_image,
+)
+from reelgate.domain.requests import ImageInput, has_inline_image, parse_video_request
 from reelgate.domain.tasks import UpstreamStatus
 from reelgate.errors import InvalidApiKey, NotFound, Unauthorized
 from reelgate.sandbox.callbacks import CALLBACK_STATUS, Callbacks
@@ -119,6 +125,11 @@ class Sandbox:
         self._pool.close()
         await self._client.aclose()
 
+    def use_api_keys(self, api_keys: list[str]) -> None:
+        """Replace the keys accepted: the mounted sandbox learns its (stored) key only once
+        the gateway has opened its store, after the app was built."""
+        self._accounts = {_hash(k): _hash(k)[:12] for k in api_keys}
+
     def account_for(self, token: str | None) -> str:
         if token is None:
             raise Unauthorized("authorization header is missing or not 'Bearer <API key>'")
@@ -132,7 +143,11 @@ class Sandbox:
 
         ``call`` carries the faults the plan decided for this create (kept in the record).
         """
-        request = parse_video_request(body)
+        # images are checked on their header, then decoded, never on the event loop
+        if has_inline_image(body):
+            request = await in_decoder(parse_video_request, body)
+        else:
+            request = parse_video_request(body)
         task_id = new_numeric_id()
         images = {
             role: await self._image_bytes(img, name)
@@ -145,10 +160,10 @@ class Sandbox:
         }
         first_size = None
         if "first" in images:
-            info = inspect_image(images["first"], "first_frame_image")
+            info = probe_image(images["first"], "first_frame_image")  # checked already
             first_size = (info.width, info.height)
         elif "last" in images:
-            info = inspect_image(images["last"], "last_frame_image")
+            info = probe_image(images["last"], "last_frame_image")
             first_size = (info.width, info.height)
         width, height = output_size(request.resolution, first_size)
         if request.callback_url:
@@ -183,7 +198,7 @@ class Sandbox:
         data = await fetch(
             self._client, image.value, allow_private=self._allow_private, max_bytes=MAX_IMAGE_BYTES
         )
-        inspect_image(data, name)
+        await in_decoder(inspect_image, data, name)
         return data
 
     @staticmethod

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -19,9 +20,26 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+# Ids go out as JSON numbers (file_id) that JavaScript and jq read as doubles: every one
+# must be below 2**53 to stay exact there, as MiniMax's own 15-digit ids are.
+MAX_ID = 2**53 - 1
+_last_id = 0
+_id_lock = threading.Lock()
+
+
 def new_numeric_id() -> str:
-    """A MiniMax-looking id: a decimal string, unique enough and increasing with time."""
-    return str(time.time_ns() // 1000 * 1000 + secrets.randbelow(1000))
+    """A MiniMax-looking id: a decimal string below 2**53, increasing with time.
+
+    Milliseconds times 1000 plus a random part (16 digits, below 2**53 until the year
+    2255), and always above the last one this process made, so that ids made in the same
+    millisecond never collide here.
+    """
+    global _last_id
+    with _id_lock:
+        value = max(time.time_ns() // 1_000_000 * 1000 + secrets.randbelow(1000), _last_id + 1)
+        _last_id = value
+    assert value <= MAX_ID
+    return str(value)
 
 
 @dataclass(slots=True)

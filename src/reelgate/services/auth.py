@@ -22,7 +22,9 @@ class Authenticator:
         self._limiter = limiter
         self._cache_s = cache_s
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
-        self._admin_hash: str | None = None
+        # (read at, hash): re-read after cache_s like the keys, so that a token replaced in
+        # the store (`reelgate recover admin-token`) takes over in a running gateway
+        self._admin: tuple[float, str | None] | None = None
 
     async def api_key(self, token: str | None) -> ApiKey:
         if token is None:
@@ -67,9 +69,9 @@ class Authenticator:
     async def admin(self, token: str | None) -> None:
         if token is None:
             raise Unauthorized("send 'Authorization: Bearer <admin token>'")
-        if self._admin_hash is None:
-            self._admin_hash = await self._accounts.get_meta(ADMIN_HASH_META)
-        if self._admin_hash is None or not hmac.compare_digest(
-            self._admin_hash, hash_secret(token)
-        ):
+        now = time.monotonic()
+        if self._admin is None or now - self._admin[0] >= self._cache_s:
+            self._admin = (now, await self._accounts.get_meta(ADMIN_HASH_META))
+        stored = self._admin[1]
+        if stored is None or not hmac.compare_digest(stored, hash_secret(token)):
             raise Unauthorized("invalid admin token")

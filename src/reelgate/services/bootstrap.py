@@ -13,6 +13,7 @@ from reelgate.settings import Settings
 from reelgate.store.accounts import AccountStore
 
 SECRET_META = "signing_secret"
+SANDBOX_KEY_META = "sandbox_api_key"
 DEFAULT_ACCOUNT = "default"
 
 
@@ -32,6 +33,17 @@ async def signing_secret(accounts: AccountStore, settings: Settings) -> bytes:
         SECRET_META, base64.b64encode(secrets.token_bytes(32)).decode()
     )
     return base64.b64decode(value)
+
+
+async def sandbox_api_keys(accounts: AccountStore, settings: Settings) -> list[str]:
+    """The keys the mounted sandbox accepts, the first for the gateway's implicit channel:
+    REELGATE_SANDBOX_API_KEYS, or one secret made at first start and kept in the store, so
+    that it survives restarts (the sandbox's tasks belong to it) and replicas agree. It is
+    kept in plain text, like the signing secret: the gateway must send it."""
+    if settings.sandbox_api_keys:
+        return list(settings.sandbox_api_keys)
+    value, _ = await accounts.claim_meta(SANDBOX_KEY_META, "sbx-" + secrets.token_urlsafe(32))
+    return [value]
 
 
 async def bootstrap(accounts: AccountStore, settings: Settings) -> Credentials | None:

@@ -23,7 +23,7 @@ from reelgate.domain.webhooks import RetrySchedule, signature_header
 from reelgate.errors import InvalidParams
 from reelgate.services.loop import Loop
 from reelgate.store.deliveries import Delivery, DeliveryStore
-from reelgate.urlguard import BlockedUrl, check_url
+from reelgate.urlguard import BlockedUrl, Resolve, send, system_resolve
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +33,38 @@ CHECK_FAILED = "invalid params, fail to check callback url"
 
 
 class CallbackVerifier:
-    def __init__(self, client: httpx.AsyncClient, *, allow_private: bool) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        allow_private: bool,
+        resolve: Resolve = system_resolve,
+    ) -> None:
         self._client = client
         self._allow_private = allow_private
+        self._resolve = resolve
 
     async def verify(self, url: str) -> None:
-        """Raise InvalidParams (2013) unless ``url`` echoes a challenge within 3 s."""
-        try:
-            await check_url(url, allow_private=self._allow_private)
-        except BlockedUrl as exc:
-            reason = exc.message.removeprefix("invalid params, ")
-            raise InvalidParams(f"{CHECK_FAILED}: {reason}") from None
+        """Raise InvalidParams (2013) unless ``url`` echoes a challenge within 3 s.
+
+        The name is resolved once and the challenge goes to the address that was checked
+        (``urlguard.send``): a DNS answer that changes in between cannot redirect it.
+        """
         challenge = secrets.token_urlsafe(24)
         try:
             async with asyncio.timeout(CHALLENGE_TIMEOUT_S):
-                resp = await self._client.post(
-                    url, json={"challenge": challenge}, follow_redirects=False
+                resp = await send(
+                    self._client,
+                    "POST",
+                    url,
+                    allow_private=self._allow_private,
+                    resolve=self._resolve,
+                    json={"challenge": challenge},
                 )
             echoed = resp.json().get("challenge") if resp.status_code == 200 else None
+        except BlockedUrl as exc:
+            reason = exc.message.removeprefix("invalid params, ")
+            raise InvalidParams(f"{CHECK_FAILED}: {reason}") from None
         except TimeoutError:
             raise InvalidParams(f"{CHECK_FAILED}: no answer within 3 seconds") from None
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
@@ -76,12 +90,14 @@ class Dispatcher(Loop):
         allow_private: bool,
         lease: timedelta = timedelta(seconds=60),
         concurrency: int = 16,
+        resolve: Resolve = system_resolve,
     ) -> None:
         self._lease = lease  # a claimed delivery of a worker that died is retried after this
         self._store = store
         self._client = client
         self._schedule = schedule
         self._allow_private = allow_private
+        self._resolve = resolve
         super().__init__()
         self._sem = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
@@ -119,17 +135,25 @@ class Dispatcher(Loop):
                 secrets_, delivery.msg_id, timestamp, body
             )
         try:
-            # Checked on every attempt: a name may resolve elsewhere by now.
-            await check_url(delivery.url, allow_private=self._allow_private)
-            resp = await self._client.post(
-                delivery.url,
-                content=body,
-                headers=headers,
-                timeout=DELIVERY_TIMEOUT_S,
-                follow_redirects=False,  # Standard Webhooks: a redirect is a failure
-            )
+            # Checked on every attempt (a name may resolve elsewhere by now), and sent to
+            # the address that was checked. Redirects are not followed: Standard Webhooks
+            # counts one as a failure. The deadline covers the name's resolution too.
+            async with asyncio.timeout(DELIVERY_TIMEOUT_S):
+                resp = await send(
+                    self._client,
+                    "POST",
+                    delivery.url,
+                    allow_private=self._allow_private,
+                    resolve=self._resolve,
+                    content=body,
+                    headers=headers,
+                    timeout=DELIVERY_TIMEOUT_S,
+                )
         except BlockedUrl as exc:
             await self._store.give_up(delivery.id, None, exc.message)
+            return
+        except TimeoutError:
+            await self._retry(delivery, None, "Timeout", None)
             return
         except httpx.HTTPError as exc:
             await self._retry(delivery, None, exc.__class__.__name__, None)

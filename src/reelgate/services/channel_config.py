@@ -1,7 +1,8 @@
 """Channels declared by the configuration: written to the store at start.
 
 Without a channels file the gateway has one channel: the real MiniMax service when
-``REELGATE_MINIMAX_API_KEY`` is set, else the sandbox mounted in this process.
+``REELGATE_MINIMAX_API_KEY`` is set, else the sandbox mounted in this process, called with
+its first key (``bootstrap.sandbox_api_keys``: generated and kept in the store unless set).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from reelgate.settings import Settings
 from reelgate.store.channels import ChannelStore
 
 
-def default_channel(settings: Settings) -> Channel | None:
+def default_channel(settings: Settings, sandbox_key: str | None) -> Channel | None:
     if settings.minimax_api_key is not None:
         return Channel(
             name="minimax",
@@ -26,12 +27,12 @@ def default_channel(settings: Settings) -> Channel | None:
             rpm=settings.default_channel_rpm,
             source="config",
         )
-    if settings.sandbox_enabled:
+    if settings.sandbox_mounted and sandbox_key:
         return Channel(
             name="sandbox",
             kind=ChannelKind.SANDBOX,
             base_url=settings.upstream_base_url,
-            api_key=settings.upstream_api_key,
+            api_key=sandbox_key,
             rpm=settings.default_channel_rpm,
             source="config",
         )
@@ -67,9 +68,9 @@ def channel_from(entry: dict[str, Any], origin: str) -> Channel:
         raise ValueError(f"{origin}: bad channel entry {entry.get('name', '?')!r}: {exc}") from None
 
 
-def configured_channels(settings: Settings) -> list[Channel]:
+def configured_channels(settings: Settings, sandbox_key: str | None = None) -> list[Channel]:
     if settings.channels_file is None:
-        channel = default_channel(settings)
+        channel = default_channel(settings, sandbox_key)
         return [channel] if channel else []
     path = Path(settings.channels_file)
     with path.open("rb") as f:
@@ -77,7 +78,9 @@ def configured_channels(settings: Settings) -> list[Channel]:
     return [channel_from(dict(e), str(path)) for e in data.get("channels", [])]
 
 
-async def declare_channels(store: ChannelStore, settings: Settings) -> None:
+async def declare_channels(
+    store: ChannelStore, settings: Settings, sandbox_key: str | None = None
+) -> None:
     """The configuration wins for the channels it declares; others are left as they are."""
-    for channel in configured_channels(settings):
+    for channel in configured_channels(settings, sandbox_key):
         await store.upsert(channel)

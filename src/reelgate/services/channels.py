@@ -2,6 +2,12 @@
 
 The store holds the channels; the router keeps a cached copy (refreshed every few seconds
 so that replicas see admin changes), one provider per channel, and per-channel health.
+
+Health is shared by every tenant, so one tenant must not be able to spoil it (issue 13):
+only a fault that says the channel itself is unwell cools it down at once; a fault that
+one request's content could have caused (a 5xx, a time-out, a 1000) cools down only the
+pair (channel, account) that met it, and counts against the channel only when accounts
+other than one meet such faults too. See docs/channels.md, "Health".
 """
 
 from __future__ import annotations
@@ -11,14 +17,15 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import httpx
 
 from reelgate.domain.channels import Channel, ChannelState, Cooldown, choose
 from reelgate.domain.models import MODELS
 from reelgate.domain.polling import paced_interval
+from reelgate.domain.urls import parse_web_url
 from reelgate.errors import (
     InvalidParams,
     NotFound,
@@ -26,6 +33,7 @@ from reelgate.errors import (
     UpstreamError,
     UpstreamRejected,
     UpstreamUnavailable,
+    UpstreamUnreachable,
 )
 from reelgate.providers.base import Provider
 from reelgate.providers.minimax import MiniMaxProvider
@@ -39,6 +47,15 @@ REQUEST_FAULT_CODES = frozenset({2013, 1026, 1027, 1042})
 # Refusals that say this channel's own account is at fault (its key, its balance, its
 # quota): the client's request is fine, so another channel may take it.
 ACCOUNT_FAULT_CODES = frozenset({1004, 2049, 1008, 2056, 1028, 1030, 2038})
+# Refusals that say the channel is unwell whoever asks: its account's rate limit, plus
+# the account faults above. They and connection failures cool the channel at once.
+CHANNEL_FAULT_CODES = ACCOUNT_FAULT_CODES | {1002}
+# Ambiguous faults (5xx, time-outs, 1000 and the like: the request's content may be the
+# cause) cool the channel down only when this many distinct accounts met one within
+# STRIKE_WINDOW_S; each account counts at most once per window.
+STRIKE_ACCOUNTS = 2
+STRIKE_WINDOW_S = 60.0
+PAIRS_KEPT = 4096  # (channel, account) records before the settled ones are dropped
 # Each call counts against a window a little longer than the upstream's own (2%), so
 # that network jitter cannot squeeze one call too many into the upstream's window.
 BUDGET_MARGIN = 1.02
@@ -46,15 +63,44 @@ BUDGET_MARGIN = 1.02
 Submit = Callable[[Channel, Provider], Awaitable[str]]
 
 
+FaultKind = Literal["request", "channel", "ambiguous"]
+
+
 @dataclass
 class _Health:
-    failures: int = 0
+    failures: int = 0  # consecutive channel faults: the next pause doubles with each
     cooling_until: float = 0.0
     throttled_until: float = 0.0  # the upstream answered 1002: polls wait too
+    # account -> when its latest counted ambiguous fault struck this channel
+    strikes: dict[int | None, float] = field(default_factory=dict)
+
+
+@dataclass
+class _PairHealth:
+    """One account's own cool-down on one channel."""
+
+    failures: int = 0
+    cooling_until: float = 0.0
 
 
 def is_request_fault(exc: UpstreamError) -> bool:
     return isinstance(exc, UpstreamRejected) and exc.code in REQUEST_FAULT_CODES
+
+
+def fault_kind(exc: UpstreamError) -> FaultKind:
+    """Whose fault a failed call is: the request's, the channel's, or either's (ambiguous).
+
+    A connection that cannot be opened, or a refusal of the channel's own account, says
+    nothing about the request. Anything else (HTTP 5xx, a time-out, a reset mid-answer,
+    1000, 1013 ...) may have been caused by what one client sent.
+    """
+    if is_request_fault(exc):
+        return "request"
+    if isinstance(exc, UpstreamRejected) and exc.code in CHANNEL_FAULT_CODES:
+        return "channel"
+    if isinstance(exc, UpstreamUnreachable):
+        return "channel"
+    return "ambiguous"
 
 
 class ChannelRouter:
@@ -72,7 +118,12 @@ class ChannelRouter:
         clock: Callable[[], float] = time.monotonic,
         on_call: Callable[[str, str, str], None] | None = None,
         allow_private_downloads: bool = False,
+        strike_accounts: int = STRIKE_ACCOUNTS,
+        strike_window_s: float = STRIKE_WINDOW_S,
     ) -> None:
+        self._strike_accounts = strike_accounts
+        self._strike_window_s = strike_window_s
+        self._pairs: dict[tuple[str, int], _PairHealth] = {}
         self._allow_private_downloads = allow_private_downloads
         self._store = store
         self._client = client
@@ -130,14 +181,16 @@ class ChannelRouter:
             raise UpstreamUnavailable(f"channel {name!r} is not configured any more")
         return provider
 
-    def states(self) -> dict[str, ChannelState]:
-        return {
-            name: ChannelState(
-                cooling_until=self._health.get(name, _Health()).cooling_until,
-                in_flight=self._in_flight.get(name, 0),
-            )
-            for name in self._channels
-        }
+    def states(self, account: int | None = None) -> dict[str, ChannelState]:
+        """Each channel's state; for ``account``, its own cool-downs count too."""
+        out = {}
+        for name in self._channels:
+            cooling = self._health.get(name, _Health()).cooling_until
+            pair = self._pairs.get((name, account)) if account is not None else None
+            if pair is not None:
+                cooling = max(cooling, pair.cooling_until)
+            out[name] = ChannelState(cooling_until=cooling, in_flight=self._in_flight.get(name, 0))
+        return out
 
     # -- budgets and health -----------------------------------------------------------
 
@@ -174,32 +227,83 @@ class ChannelRouter:
         """False while the upstream asked us (1002) to slow down."""
         return self._health.get(name, _Health()).throttled_until <= self._clock()
 
-    def record(self, name: str, operation: str, exc: UpstreamError | None) -> None:
-        """Account for one call's outcome: successes heal, channel faults cool it down."""
+    def record(
+        self, name: str, operation: str, exc: UpstreamError | None, account: int | None = None
+    ) -> None:
+        """Account for one call's outcome: successes heal; a channel fault cools the channel
+        down; an ambiguous fault of a submit cools down the (channel, ``account``) pair and
+        is one strike against the channel (see the module's docstring)."""
         health = self._health.setdefault(name, _Health())
         outcome = "ok" if exc is None else f"error_{exc.code}"
         if self._on_call is not None:
             self._on_call(name, operation, outcome)
         if exc is None:
             health.failures = 0
+            health.strikes.clear()
+            if account is not None:
+                self._pairs.pop((name, account), None)
             return
-        if is_request_fault(exc):
+        kind = fault_kind(exc)
+        if kind == "request":
             return
+        now = self._clock()
+        if kind == "channel":
+            self._trip(name, health, operation, exc, now)
+        elif operation == "submit":  # a failed query takes nothing out of rotation
+            self._cool_pair(name, account, exc, now)
+            self._strike(name, health, account, exc, now)
+
+    def _trip(
+        self, name: str, health: _Health, operation: str, exc: UpstreamError, now: float
+    ) -> None:
         health.failures += 1
         pause = self._cooldown.after(health.failures)
-        now = self._clock()
         if isinstance(exc, UpstreamRejected) and exc.code == 1002:
             health.throttled_until = now + pause
         if operation == "submit":  # a failed query does not take a channel out of rotation
             health.cooling_until = now + pause
             log.warning("channel %s cools down for %.0f s: %s", name, pause, exc)
 
+    def _cool_pair(self, name: str, account: int | None, exc: UpstreamError, now: float) -> None:
+        if account is None:
+            return
+        if (name, account) not in self._pairs and len(self._pairs) >= PAIRS_KEPT:
+            # drop the records whose doubling has lapsed: a quiet max pause resets it
+            self._pairs = {
+                k: p for k, p in self._pairs.items() if now - p.cooling_until < self._cooldown.max_s
+            }
+        pair = self._pairs.setdefault((name, account), _PairHealth())
+        pair.failures += 1
+        pause = self._cooldown.after(pair.failures)
+        pair.cooling_until = now + pause
+        log.info("channel %s cools down for account %s for %.0f s: %s", name, account, pause, exc)
+
+    def _strike(
+        self, name: str, health: _Health, account: int | None, exc: UpstreamError, now: float
+    ) -> None:
+        window = self._strike_window_s
+        health.strikes = {a: t for a, t in health.strikes.items() if now - t < window}
+        if account in health.strikes:  # unknown callers (None) count as one account
+            return  # one strike per account per window
+        health.strikes[account] = now
+        if len(health.strikes) >= self._strike_accounts:
+            health.strikes.clear()  # a new round: each account may strike once more
+            self._trip(name, health, "submit", exc, now)
+
     # -- submitting with failover -----------------------------------------------------
 
-    async def submit(self, model: str, submit: Submit) -> tuple[Channel, str]:
-        """Try channels in order until one accepts, within one overall deadline."""
+    async def submit(
+        self, model: str, submit: Submit, account: int | None = None
+    ) -> tuple[Channel, str]:
+        """Try channels in order until one accepts, within one overall deadline.
+
+        ``account`` is the client's account: its own cool-downs are honoured, and the
+        faults it meets are counted as its own (see ``record``).
+        """
         await self.refresh()
-        order = choose(self._channels.values(), model, self.states(), self._clock(), self._rng)
+        order = choose(
+            self._channels.values(), model, self.states(account), self._clock(), self._rng
+        )
         if not order:
             serving = [c for c in self._channels.values() if c.enabled and c.serves(model)]
             if not serving:
@@ -222,15 +326,15 @@ class ChannelRouter:
                     upstream_id = await submit(channel, self._providers[channel.name])
             except TimeoutError:
                 last = UpstreamUnavailable("the upstream did not accept the task in time")
-                self.record(channel.name, "submit", last)
+                self.record(channel.name, "submit", last, account)
                 continue
             except UpstreamError as exc:
-                self.record(channel.name, "submit", exc)
+                self.record(channel.name, "submit", exc, account)
                 if is_request_fault(exc):
                     raise
                 last = exc
                 continue
-            self.record(channel.name, "submit", None)
+            self.record(channel.name, "submit", None, account)
             self._in_flight[channel.name] = self._in_flight.get(channel.name, 0) + 1
             return channel, upstream_id
         if last is None and out_of_budget:
@@ -300,6 +404,8 @@ def _check(channel: Channel) -> None:
         raise InvalidParams("a channel needs a name of at most 64 characters")
     if not channel.base_url.startswith(("http://", "https://")):
         raise InvalidParams("base_url must be an http(s) URL")
+    # a URL no client can call (port 99999, a space) would fail every call as a 500
+    parse_web_url(channel.base_url, "base_url")
     unknown = [m for m in channel.models or () if m not in MODELS]
     if unknown:
         raise InvalidParams(f"unknown models: {', '.join(unknown)}")

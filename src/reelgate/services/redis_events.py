@@ -3,15 +3,16 @@ and every API replica tells its own event bus (waiting SSE streams, the task cac
 any process (a worker, another replica) recorded a change.
 
 The message is only a task id: the store stays the record, and whoever is told re-reads
-it. So a lost message (Redis down, a reconnect) costs at most a stream's re-read interval
-or a cached copy's time-to-live (about a second each), never an event, and Redis trouble
-never reaches a request.
+it. Messages can be lost (Redis down, a reconnect, a full outbox): then, once Redis
+answers again, every process wakes all its streams (the "*" message, and a reconnected
+subscriber wakes its own), which re-read; meanwhile the bus is not ``complete`` and
+streams re-read at each keep-alive; a cached copy lives a second. So a lost message costs
+a delay, never an event, and Redis trouble never reaches a request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -23,6 +24,7 @@ from reelgate.services.events import EventBus
 log = logging.getLogger(__name__)
 
 BACKOFF_MAX_S = 5.0
+WAKE_ALL = -1  # in the outbox: tell every process to wake all its streams (changes were lost)
 LISTEN_TICK_S = 1.0  # how long one read of the subscription waits before looking again
 
 
@@ -40,29 +42,38 @@ class RedisEventFanout:
         self._origin = uuid.uuid4().hex[:12]
         self._outbox: asyncio.Queue[int] = asyncio.Queue(queue_size)
         self._down = False
+        self._lost = False  # changes went unpublished: the others must be told to re-read
 
     def notify(self, task_id: int) -> None:
         """The TaskStore's ``on_change``: wake local waiters now, publish for the others."""
         self._bus.notify(task_id)
-        with contextlib.suppress(asyncio.QueueFull):  # Redis is far behind: re-reads cover it
+        try:
             self._outbox.put_nowait(task_id)
+        except asyncio.QueueFull:  # Redis is far behind: the others wake all once it catches up
+            self._lost = True
 
     async def publish_forever(self) -> None:
         backoff = 0.1
         while True:
             task_id = await self._outbox.get()
+            what = "*" if task_id == WAKE_ALL else str(task_id)
             try:
-                await self._redis.publish(self.channel, f"{self._origin}:{task_id}")
+                await self._redis.publish(self.channel, f"{self._origin}:{what}")
             except (RedisError, OSError) as exc:
                 self._went_down(exc)
-                # drop what queued up meanwhile rather than replay stale wake-ups later
+                # drop what queued up meanwhile rather than replay stale wake-ups later;
+                # once Redis is back the others wake all their streams instead
                 while not self._outbox.empty():
                     self._outbox.get_nowait()
+                self._lost = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             self._came_back()
             backoff = 0.1
+            if self._lost and self._outbox.empty():
+                self._lost = False
+                self._outbox.put_nowait(WAKE_ALL)
 
     async def subscribe_forever(self) -> None:
         backoff = 0.1
@@ -84,7 +95,11 @@ class RedisEventFanout:
     def _deliver(self, data: object) -> None:
         text = data.decode() if isinstance(data, bytes) else str(data)
         origin, _, task_id = text.partition(":")
-        if origin != self._origin and task_id.isdigit():
+        if origin == self._origin:
+            return
+        if task_id == "*":
+            self._bus.wake_all()
+        elif task_id.isascii() and task_id.isdigit():
             self._bus.notify(int(task_id))
 
     def _went_down(self, exc: BaseException) -> None:
@@ -96,8 +111,11 @@ class RedisEventFanout:
                 exc,
             )
             self._down = True
+            self._bus.complete = False  # streams re-read the store at each keep-alive
 
     def _came_back(self) -> None:
         if self._down:
             log.warning("Redis answers again: live events are shared across processes again")
             self._down = False
+            self._bus.complete = True
+            self._bus.wake_all()  # what was published meanwhile never reached us

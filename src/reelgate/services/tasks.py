@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reelgate.domain.bounds import INT64_MAX
 from reelgate.domain.channels import Channel
 from reelgate.domain.ids import new_platform_id
+from reelgate.domain.images import in_decoder
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
-from reelgate.domain.requests import VideoRequest, parse_video_request
+from reelgate.domain.requests import VideoRequest, has_inline_image, parse_video_request
 from reelgate.domain.tasks import FailureReason, Task, TaskEvent, TaskStatus
 from reelgate.errors import Conflict, Forbidden, InvalidParams, NotFound, ReelgateError
 from reelgate.providers.base import Provider
@@ -25,8 +26,6 @@ from reelgate.store.tasks import NewTask, TaskFilter, TaskStore
 
 log = logging.getLogger(__name__)
 
-# Decoding a large inline image takes milliseconds; keep it off the event loop.
-_INLINE_IN_THREAD_BYTES = 256 * 1024
 TASK_NOT_FOUND = "invalid params, task not found"
 CANCELLED_MESSAGE = "the task was cancelled by the client"
 MAX_PAGE = 200
@@ -62,17 +61,17 @@ class TaskService:
         self._prices = prices
         self._on_submitted = on_submitted  # wakes the tracker
 
-    async def create(
-        self, key: ApiKey, body: Any, body_size: int = 0, deadline_s: float | None = None
-    ) -> Task:
+    async def create(self, key: ApiKey, body: Any, deadline_s: float | None = None) -> Task:
         """Validate, reserve the price, store, submit upstream and record the upstream id.
 
         Invalid input, a model the key may not use, a missing balance or a full in-flight
         limit are refused before anything is stored or sent. An upstream refusal fails
         the task and releases its reservation.
         """
-        if body_size > _INLINE_IN_THREAD_BYTES:
-            request = await asyncio.to_thread(parse_video_request, body)
+        # An inline image is checked on its header, then decoded, on the decoder threads:
+        # never on the event loop, whatever its size (a few KB may declare 16383x5460).
+        if has_inline_image(body):
+            request = await in_decoder(parse_video_request, body)
         else:
             request = parse_video_request(body)
         if key.models is not None and request.model not in key.models:
@@ -95,7 +94,7 @@ class TaskService:
             return await provider.submit(request, callback_url)
 
         try:
-            channel, upstream_id = await self._router.submit(request.model, submit)
+            channel, upstream_id = await self._router.submit(request.model, submit, key.account_id)
         except ReelgateError as exc:
             await self._tasks.mark_refused(task.id, exc.code, exc.message, datetime.now(UTC))
             raise
@@ -143,8 +142,8 @@ class TaskService:
     async def get(self, account_id: int, any_id: str) -> Task:
         """The account's task by either id; a foreign id reads exactly like a missing one."""
         any_id = any_id.strip()
-        if not any_id:
-            raise NotFound(TASK_NOT_FOUND)
+        if not any_id:  # a missing id is a bad request, not a task that is not there
+            raise InvalidParams("invalid params, task_id is required")
         task = self._cache.get(account_id, any_id) if self._cache else None
         if task is None:
             task = await self._tasks.get(account_id, any_id)
@@ -191,7 +190,10 @@ class TaskService:
         return await self._tasks.events(task.id, after_seq)
 
     async def by_file(self, account_id: int, file_id: str) -> Task:
-        task = await self._tasks.get_by_file(account_id, file_id.strip()) if file_id else None
+        file_id = file_id.strip()
+        if not file_id:
+            raise InvalidParams("invalid params, file_id is required")
+        task = await self._tasks.get_by_file(account_id, file_id)
         if task is None or task.file is None:
             raise NotFound(FILE_NOT_FOUND)
         return task
@@ -204,8 +206,15 @@ def _encode_cursor(task_id: int) -> str:
 def _decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("t"):
+        # only what _encode_cursor gives out: the digits of a row id the store can hold
+        # (int() alone also takes signs, spaces, "_" and numbers past 64 bits; those last
+        # failed in the store with a 500)
+        digits = raw[1:]
+        if not raw.startswith("t") or not digits.isascii() or not digits.isdigit():
             raise ValueError(raw)
-        return int(raw[1:])
+        task_id = int(digits)
+        if task_id > INT64_MAX:
+            raise ValueError(raw)
+        return task_id
     except (ValueError, UnicodeDecodeError):
         raise InvalidParams("cursor is not one this API gave out") from None

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,8 @@ COPY_RETRY_FIRST_S, COPY_RETRY_MAX_S = (
 )  # a task whose channel is out of budget is looked at again this soon
 
 Observe = Callable[[str, float], None]
+Purge = Callable[[datetime], Awaitable[int]]  # deletes what expired before the time given
+PURGE_EVERY_S = 60.0
 
 
 class Tracker(Loop):
@@ -70,6 +72,7 @@ class Tracker(Loop):
         submit_grace: timedelta = timedelta(minutes=2),
         observe: Observe | None = None,
         poll_share: float = POLL_SHARE,
+        purge: Purge | None = None,
     ) -> None:
         self._tasks = tasks
         self._router = router
@@ -88,6 +91,8 @@ class Tracker(Loop):
         self._rng = random.Random()
         self._poll_share = poll_share
         self._dry: dict[str, float] = {}  # channel -> until when its poll budget is spent
+        self._purge = purge  # expired Idempotency-Keys, which nothing else removes
+        self._next_purge = 0.0
 
     async def round(self) -> int:
         loop = asyncio.get_running_loop()
@@ -322,6 +327,12 @@ class Tracker(Loop):
         if self._files.copies:
             for task in await self._tasks.pending_copies(20, now):
                 await self._copy_pending(task)
+        loop = asyncio.get_running_loop()
+        if self._purge is not None and loop.time() >= self._next_purge:
+            self._next_purge = loop.time() + PURGE_EVERY_S
+            purged = await self._purge(now)
+            if purged:
+                log.info("purged %d expired Idempotency-Keys", purged)
 
     async def _expire(self, task: Task) -> None:
         await self._tasks.record_failure(

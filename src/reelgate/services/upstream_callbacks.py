@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from reelgate.domain import signing
+
 PATH = "/upstream/callbacks"
 
 
@@ -33,6 +35,6 @@ class UpstreamCallbacks:
     def verify(self, token: str) -> str | None:
         """The platform id a callback token stands for, or None if it is not ours."""
         platform_id, _, sig = token.rpartition(".")
-        if not platform_id or not hmac.compare_digest(self._sig(platform_id), sig):
+        if not platform_id or not signing.same(self._sig(platform_id), sig):
             return None
         return platform_id

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reelgate.domain.bounds import MAX_BALANCE
 from reelgate.errors import Conflict, InvalidParams, NotFound
 from reelgate.store.database import begin
 from reelgate.store.money import move
@@ -75,11 +76,21 @@ class AccountStore:
         if amount <= 0:
             raise InvalidParams("a top-up must be a positive whole number of minor units")
         async with begin(self._engine) as conn:
-            exists = await conn.execute(
-                update(accounts).where(accounts.c.id == account_id).values(id=accounts.c.id)
-            )
-            if exists.rowcount == 0:
+            # the no-op update locks the row, so the balance read is the one added to
+            balance = (
+                await conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == account_id)
+                    .values(id=accounts.c.id)
+                    .returning(accounts.c.balance)
+                )
+            ).scalar_one_or_none()
+            if balance is None:
                 raise NotFound("no such account")
+            if balance + amount > MAX_BALANCE:  # a BIGINT would overflow further on
+                raise InvalidParams(
+                    f"the balance would exceed {MAX_BALANCE} minor units; it is {balance}"
+                )
             return await move(
                 conn,
                 account_id=account_id,

@@ -241,4 +241,9 @@ idempotency_keys = Table(
     Column("response", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # while in_progress: which request holds the key and until when (renewed while it
+    # runs); a retry after lease_until takes the key over from a process that died
+    Column("owner", String(32), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Index("ix_idempotency_keys_expires", "expires_at"),  # the purge
 )
