@@ -13,8 +13,12 @@ the benchmark's process at the same time:
   bad URLs  creates whose first_frame_image is ``http://93.184.216.34:99999/a.png`` (a
             port out of range), ``--bad-urls`` at a time;
   slow      ``--slow`` connections that send one header line a second and never finish.
-After each attacked run the victim makes one create: whether it still goes through tells
-whether the attack took the shared upstream channel out of service.
+Each attack runs twice: paced (``--rate`` creates a second of each kind, far more than the
+handful that froze or cooled down the gateway before issue 13) and as a flood (each
+attacking connection sends its next create as soon as the last is answered: what a key
+without an ``rpm_limit`` may do). After each attacked run the victim makes one create:
+whether it still goes through tells whether the attack took the shared upstream channel
+out of service.
 
 Run: ``.venv/bin/python bench/abuse.py`` (``--help`` for the options). Prints a Markdown
 table and writes bench/results/abuse.json.
@@ -61,12 +65,21 @@ GOAL_P99_RATIO = 2.0  # the victim's p99 under attack at most this many times th
 
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="quiet and attacked runs per target and attack"
+    )
     parser.add_argument("--connections", type=int, default=4, help="the victim's wrk clients")
     parser.add_argument("--tasks", type=int, default=50, help="tasks the victim queries in turn")
     parser.add_argument("--bombs", type=int, default=4, help="image-bomb creates at a time")
     parser.add_argument("--bad-urls", type=int, default=2, help="malformed-URL creates at a time")
     parser.add_argument("--slow", type=int, default=50, help="slow connections held open")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="paced attack: creates a second of each kind"
+    )
+    parser.add_argument(
+        "--modes", default="paced,flood", help="attacks to run: paced, flood (or both)"
+    )
     parser.add_argument(
         "--databases", default="sqlite", help="reelgate stores to compare: sqlite,postgres"
     )
@@ -94,12 +107,15 @@ class Attack:
     bombs: int
     bad_urls: int
     slow: int
+    rate: float  # creates a second of each kind; 0: as fast as they are answered
     answers: Counter[str] = field(default_factory=Counter)
     slow_closed: int = 0
+    seconds: float = 0.0  # how long it ran
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> Attack:
+        self.seconds = -time.monotonic()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
         self._thread.start()
         return self
@@ -108,6 +124,7 @@ class Attack:
         self._stop.set()
         assert self._thread is not None
         self._thread.join(60)
+        self.seconds += time.monotonic()
 
     async def _run(self) -> None:
         headers = {"Authorization": f"Bearer {self.key}"}
@@ -116,21 +133,27 @@ class Attack:
             headers=headers, timeout=60, limits=limits, trust_env=False
         ) as client:
             jobs = [
-                self._creates(client, "bomb", {"first_frame_image": self.bomb})
+                self._creates(client, "bomb", {"first_frame_image": self.bomb}, self.bombs)
                 for _ in range(self.bombs)
             ]
             jobs += [
-                self._creates(client, "bad_url", {"first_frame_image": BAD_URL})
+                self._creates(client, "bad_url", {"first_frame_image": BAD_URL}, self.bad_urls)
                 for _ in range(self.bad_urls)
             ]
             jobs += [self._slow_connection() for _ in range(self.slow)]
             await asyncio.gather(*jobs)
 
     async def _creates(
-        self, client: httpx.AsyncClient, kind: str, extra: Mapping[str, Any]
+        self, client: httpx.AsyncClient, kind: str, extra: Mapping[str, Any], workers: int
     ) -> None:
         body = {**CREATE_BODY, "model": "MiniMax-Hailuo-02", **extra}
+        interval = workers / self.rate if self.rate > 0 else 0.0
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while not self._stop.is_set():
+            if interval:
+                due += interval
+                await asyncio.sleep(max(0.0, due - loop.time()))
             try:
                 resp = await client.post(self.target.create_url, json=body)
                 code = _code(resp)
@@ -262,52 +285,68 @@ def main() -> None:
             ids = victim_tasks(target, args.tasks, direct_ids)
             if target.name == "direct":
                 direct_ids = ids
-            log(f"{target.name}: quiet run")
-            quiet = measure(lab, target, ids, args, None)
-            attack = Attack(
-                target,
-                attacker_key(target),
-                bomb,
-                bombs=args.bombs,
-                bad_urls=args.bad_urls,
-                slow=args.slow,
-            )
-            log(f"{target.name}: under attack")
-            attacked = measure(lab, target, ids, args, attack)
-            after = victim_create(target)
-            # no answer at all while attacked: the victim was shut out (an infinite ratio)
-            ratio = attacked.ms(99) / quiet.ms(99) if attacked.requests else float("inf")
-            rows.append(
-                [
-                    target.name,
-                    quiet.rps,
-                    quiet.ms(50),
-                    quiet.ms(99),
-                    attacked.rps,
-                    attacked.ms(50),
-                    attacked.ms(99),
-                    ratio,
-                    attacked.errors,
-                    getattr(attacked, "peak_rss_mib", 0.0),
-                    after,
-                ]
-            )
-            results[target.name] = {
-                "quiet": quiet.summary(),
-                "attacked": attacked.summary(),
-                "p99_ratio": round(ratio, 3),
-                "peak_rss_mib_attacked": round(getattr(attacked, "peak_rss_mib", 0.0), 1),
-                "victim_create_after_attack": after,
-                "attacker_answers": dict(attack.answers),
-                "slow_connections_closed_by_target": attack.slow_closed,
-            }
-            for answer, count in sorted(attack.answers.items()):
-                log(f"  attacker: {answer}: {count}")
-            log(f"  slow connections the target closed: {attack.slow_closed}")
+            key = attacker_key(target)
+            for mode in args.modes.split(","):
+                # quiet and attacked runs alternate, round by round: the machine drifts
+                quiet, attacked, answers = Load(), Load(), Counter[str]()
+                peak, slow_closed, attack_s = 0.0, 0, 0.0
+                for n in range(args.rounds):
+                    log(f"{target.name}: quiet run {n + 1}/{args.rounds}")
+                    quiet += measure(lab, target, ids, args, None)
+                    attack = Attack(
+                        target,
+                        key,
+                        bomb,
+                        bombs=args.bombs,
+                        bad_urls=args.bad_urls,
+                        slow=args.slow,
+                        rate=args.rate if mode == "paced" else 0.0,
+                    )
+                    log(f"{target.name}: under attack ({mode}) {n + 1}/{args.rounds}")
+                    run = measure(lab, target, ids, args, attack)
+                    attacked += run
+                    peak = max(peak, getattr(run, "peak_rss_mib", 0.0))
+                    answers.update(attack.answers)
+                    slow_closed += attack.slow_closed
+                    attack_s += attack.seconds
+                after = victim_create(target)
+                # no answer at all while attacked: the victim was shut out (an infinite ratio)
+                ratio = attacked.ms(99) / quiet.ms(99) if attacked.requests else float("inf")
+                sent = sum(answers.values()) / attack_s
+                rows.append(
+                    [
+                        target.name,
+                        mode,
+                        sent,
+                        quiet.rps,
+                        quiet.ms(99),
+                        attacked.rps,
+                        attacked.ms(50),
+                        attacked.ms(99),
+                        ratio,
+                        attacked.errors,
+                        peak,
+                        after,
+                    ]
+                )
+                results[f"{target.name}/{mode}"] = {
+                    "quiet": quiet.summary(),
+                    "attacked": attacked.summary(),
+                    "attack_creates_per_s": round(sent, 1),
+                    "p99_ratio": round(ratio, 3),
+                    "peak_rss_mib_attacked": round(peak, 1),
+                    "victim_create_after_attack": after,
+                    "attacker_answers": dict(answers),
+                    "slow_connections_closed_by_target": slow_closed,
+                }
+                for answer, count in sorted(answers.items()):
+                    log(f"  attacker: {answer}: {count}")
+                log(f"  slow connections the target closed: {slow_closed}")
     headers = [
         "target",
+        "attack",
+        "attack creates/s",
         "quiet req/s",
-        "quiet p50 ms",
         "quiet p99 ms",
         "attacked req/s",
         "attacked p50 ms",
@@ -319,8 +358,9 @@ def main() -> None:
     ]
     print(table(headers, rows))
     print(
-        f"\nGoal: the victim's p99 under attack within {GOAL_P99_RATIO}x of the quiet run; "
-        "its create after the attack goes through."
+        f"\nGoal: under the paced attack the victim's p99 within {GOAL_P99_RATIO}x of the quiet "
+        "run; after any attack its create goes through. A flood costs CPU per refused request "
+        "on the same core: a key's rpm_limit bounds it."
     )
     path = write_results(
         args.output or "abuse",

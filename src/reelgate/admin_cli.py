@@ -42,7 +42,7 @@ err = Console(stderr=True, soft_wrap=True)  # errors and notes
 
 accounts_app = typer.Typer(
     name="accounts",
-    help="Create, list, show, top up, suspend and resume accounts.",
+    help="Create, list, show, top up, limit, suspend and resume accounts.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -206,10 +206,10 @@ _MIN_WIDTH = {
 
 def _account_table(accounts: list[dict[str, Any]], currency: str | None) -> Table:
     table = Table(title="Accounts" if len(accounts) != 1 else None)
-    for col in ("ID", "Name", "Status", "Balance", "Created (UTC)"):
+    for col in ("ID", "Name", "Status", "Balance", "RPM", "In flight", "Created (UTC)"):
         table.add_column(
             col,
-            justify="right" if col in ("ID", "Balance") else "left",
+            justify="right" if col in ("ID", "Balance", "RPM", "In flight") else "left",
             min_width=_MIN_WIDTH.get(col),
         )
     for a in accounts:
@@ -219,6 +219,8 @@ def _account_table(accounts: list[dict[str, Any]], currency: str | None) -> Tabl
             escape(a["name"]),
             status,
             money(a["balance"], currency),
+            str(a["rpm_limit"]) if a.get("rpm_limit") else "-",
+            str(a["max_in_flight"]) if a.get("max_in_flight") else "-",
             _when(a["created_at"]),
         )
     return table
@@ -286,13 +288,28 @@ def accounts_create(
     credit: Annotated[
         int, typer.Option(min=0, help="Starting credit in minor units (cents for USD).")
     ] = 0,
+    rpm_limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Requests per minute over all of its keys together."),
+    ] = None,
+    max_in_flight: Annotated[
+        int | None,
+        typer.Option(min=1, help="Unfinished tasks at once over all of its keys together."),
+    ] = None,
     url: UrlOpt = DEFAULT_ADMIN_URL,
     admin_token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an account, optionally with starting credit (a 'topup' ledger entry)."""
+    """Create an account, optionally with starting credit (a 'topup' ledger entry) and
+    limits that bind all of its keys together, next to each key's own."""
+    body = {
+        "name": name,
+        "initial_credit": credit,
+        "rpm_limit": rpm_limit,
+        "max_in_flight": max_in_flight,
+    }
     with admin(url, admin_token) as api:
-        account = api.call("POST", "/accounts", body={"name": name, "initial_credit": credit})
+        account = api.call("POST", "/accounts", body=body)
         if as_json:
             _print_json(account)
             return
@@ -354,6 +371,68 @@ def accounts_topup(
             f"added {money(amount, currency)} to account {account_id}; "
             f"balance now {money(account['balance'], currency)}"
         )
+
+
+def _limit(value: str | None, label: str) -> int | None:
+    """A limit as given on the command line: a whole number from 1, or 'none'."""
+    if value is None or value.strip().lower() == "none":
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise typer.BadParameter(
+            f"{value!r} is neither a whole number from 1 nor 'none'", param_hint=label
+        )
+    return limit
+
+
+@accounts_app.command("limits")
+def accounts_limits(
+    account_id: AccountArg,
+    rpm_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="Requests per minute over all of its keys together; 'none' for no limit.",
+            show_default=False,
+        ),
+    ] = None,
+    max_in_flight: Annotated[
+        str | None,
+        typer.Option(
+            help="Unfinished tasks at once over all of its keys; 'none' for no limit.",
+            show_default=False,
+        ),
+    ] = None,
+    url: UrlOpt = DEFAULT_ADMIN_URL,
+    admin_token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or change an account's own limits, which bind all of its keys together.
+
+    Each key's own --rpm and --max-in-flight still hold; a request must pass both. Only
+    the options given change; without any, the limits are shown. A change holds for the
+    next request (within two seconds on other replicas).
+    """
+    changes = {
+        name: _limit(value, f"--{name.replace('_', '-')}")
+        for name, value in (("rpm_limit", rpm_limit), ("max_in_flight", max_in_flight))
+        if value is not None
+    }
+    with admin(url, admin_token) as api:
+        if changes:
+            account = api.call("PATCH", f"/accounts/{account_id}", body=changes)
+        else:
+            account = api.call("GET", f"/accounts/{account_id}")
+    if as_json:
+        _print_json(account)
+        return
+    limits = ", ".join(
+        f"{name} {account[name] if account.get(name) else 'none'}"
+        for name in ("rpm_limit", "max_in_flight")
+    )
+    out.print(f"account {account_id} ({escape(account['name'])}): {limits}")
 
 
 def _set_status(account_id: int, action: str, url: str, token: str | None, as_json: bool) -> None:

@@ -38,6 +38,7 @@ from reelgate.api import platform as platform_api
 from reelgate.api import upstream as upstream_api
 from reelgate.api import webhooks as webhooks_api
 from reelgate.api.params import url_without_nul
+from reelgate.api.paths import CollapseSlashes
 from reelgate.api.schemas import CreateRequest
 from reelgate.domain.channels import Cooldown
 from reelgate.domain.polling import PollSchedule
@@ -482,8 +483,10 @@ def create_app(
         render=gateway_errors,
     )
     app.add_middleware(TraceIdMiddleware)
+    # outermost: routing, body limits and error shapes all see /minimaxi//v1 as /minimaxi/v1
+    app.add_middleware(CollapseSlashes)
     api_errors.install(app)
-    app.include_router(minimax_api.router)
+    minimax_api.include(app)  # under /minimaxi/v1 and at the root (/v1/video_generation...)
     app.include_router(platform_api.router)
     app.include_router(admin_api.router)
     app.include_router(channels_api.router)

@@ -36,7 +36,16 @@ PortOpt = Annotated[int | None, typer.Option(help="Port to listen on. \\[env: RE
 
 
 def _settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """The settings, or a clear message and exit code 2 for a value that is not allowed."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "REELGATE_" + "_".join(str(p) for p in error["loc"]).upper()
+            console.print(f"[red]configuration:[/] {name}: {error['msg']}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _logging(level: str) -> None:

@@ -42,7 +42,8 @@ def minimax_errors(exc: ReelgateError, scope: Scope) -> Response:
 
 
 def gateway_errors(exc: ReelgateError, scope: Scope) -> Response:
-    """The gateway's shapes: the platform's JSON error on /v1 and /admin, MiniMax's else."""
+    """The gateway's shapes: the platform's JSON error on /v1 and /admin (but MiniMax's
+    root routes), MiniMax's else (``api.errors.error_response``)."""
     return error_response(exc, Request(scope))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MINIMAX_BASE_URL = "https://api.minimaxi.com"
@@ -242,6 +242,15 @@ class Settings(BaseSettings):
     sandbox_hang_s: float = Field(
         60.0, ge=0, description="How long a 'timeout' fault hangs unless the client leaves."
     )
+
+    @field_validator("admin_token", "bootstrap_api_key", "metrics_token", "secret_key")
+    @classmethod
+    def _no_blank_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty REELGATE_ADMIN_TOKEN would fix a credential nobody can present (a blank
+        # bearer never authenticates): refuse it at start rather than lock the operator out.
+        if value is not None and len(value.get_secret_value().strip()) < 8:
+            raise ValueError("must be at least 8 characters (unset it to have one generated)")
+        return value
 
     @property
     def database(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from typing import Any
@@ -11,9 +12,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelgate.errors import InvalidParams, ReelgateError
+from reelgate.errors import InvalidApiKey, InvalidParams, ReelgateError, Unauthorized
 
 SUCCESS = {"status_code": 0, "status_msg": "success"}
+
+# MiniMax's v1 endpoints, as paths below a base URL (https://api.minimax.io, the gateway's
+# /minimaxi, or the gateway's root: README "Base URLs for MiniMax clients").
+CREATE_PATH = "/v1/video_generation"
+V1_PATHS = frozenset(
+    {CREATE_PATH, "/v1/query/video_generation", "/v1/files/retrieve", "/v1/files/retrieve_content"}
+)
 
 
 class JSONResponse(Response):
@@ -39,6 +47,18 @@ def minimax_error(exc: ReelgateError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message))
 
 
+def key_refusal(exc: InvalidApiKey, *, create: bool) -> Unauthorized:
+    """What MiniMax answers a key it does not know, per endpoint: ``2049`` on create (the
+    only endpoint that documents it), ``1004`` on query and the files endpoints, whose
+    schemas list only ``1004`` (reference section 4.1; the official MCP client matches
+    ``1004`` to tell the user to check the key and the host). The message is the same."""
+    return exc if create else Unauthorized(exc.message)
+
+
+# Work on a body larger than this (parsing, hashing) runs in a thread, not on the event loop
+# that every other request shares.
+OFF_LOOP_BYTES = 1 << 20
+
 _TRACE_PREFIX = os.urandom(6).hex()
 _trace_counter = itertools.count()
 
@@ -54,6 +74,8 @@ async def json_body(request: Request) -> Any:
     if not raw:
         raise InvalidParams("invalid params, the request body is empty; send a JSON object")
     try:
+        if len(raw) > OFF_LOOP_BYTES:  # tens of ms for a create with inline images
+            return await asyncio.to_thread(orjson.loads, raw)
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidParams(f"invalid params, the request body is not valid JSON: {exc}") from None

@@ -42,6 +42,7 @@ ADMIN_ROUTES = [
     ("GET", "/admin/v1/accounts"),
     ("POST", "/admin/v1/accounts"),
     ("GET", "/admin/v1/accounts/1"),
+    ("PATCH", "/admin/v1/accounts/1"),
     ("POST", "/admin/v1/accounts/1/topup"),
     ("POST", "/admin/v1/accounts/1/suspend"),
     ("POST", "/admin/v1/accounts/1/keys"),
@@ -207,7 +208,7 @@ def test_ledger_and_usage_match_what_happened(server: Server) -> None:
 CLI_COMMANDS = [
     [],
     ["accounts"],
-    *(["accounts", c] for c in ("create", "list", "show", "topup", "suspend", "resume")),
+    *(["accounts", c] for c in ("create", "list", "show", "topup", "limits", "suspend", "resume")),
     ["keys"],
     *(["keys", c] for c in ("create", "list", "revoke")),
     ["usage"],
@@ -309,7 +310,8 @@ def test_cli_end_to_end(server: Server) -> None:
     rc, out, err = cli(server, "keys", "revoke", key_id)
     assert rc == 0 and "revoked" in out
     with MiniMax(server.url + "/minimaxi", plaintext) as mm:
-        assert mm.query("x")["base_resp"]["status_code"] == 2049
+        assert mm.query("x")["base_resp"]["status_code"] == 1004  # 2049 on create only
+        assert mm.create(T2V)["base_resp"]["status_code"] == 2049
 
 
 def test_cli_errors_are_clear(server: Server) -> None:

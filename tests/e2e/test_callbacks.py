@@ -108,12 +108,15 @@ def test_every_change_arrives_once_in_order_through_failures_and_a_restart(
         ids = [c["platform_id"] for c in created]
 
         def all_delivered() -> bool:
-            states = [d["state"] for t in ids for d in deliveries(gateway, t)]
-            finished = all(
-                deliveries(gateway, t) and deliveries(gateway, t)[-1]["body"]["status"] == "success"
-                for t in ids
+            # one read per task: reading states and the last status apart would let a
+            # delivery made in between (the success) pass as delivered
+            histories = [deliveries(gateway, t) for t in ids]
+            return all(
+                h
+                and h[-1]["body"]["status"] == "success"
+                and all(d["state"] == "delivered" for d in h)
+                for h in histories
             )
-            return finished and all(s == "delivered" for s in states)
 
         wait_for(all_delivered, timeout=90)
     finally:
@@ -127,8 +130,7 @@ def test_every_change_arrives_once_in_order_through_failures_and_a_restart(
         history = deliveries(gateway, task_id)
         assert [d["seq"] for d in history] == list(range(1, len(history) + 1))
         # every status change arrived, once when counted by webhook-id ...
-        missing = {d["webhook_id"] for d in history} - set(by_id)
-        assert not missing, (missing, history, [(r.headers, r.body) for r in receiver.received])
+        assert {d["webhook_id"] for d in history} <= set(by_id)
         # ... and in order: the first accepted receipt of each follows the seq order
         firsts = [min(x.at for x in by_id[d["webhook_id"]]) for d in history]
         assert firsts == sorted(firsts)

@@ -219,3 +219,17 @@ def test_make_run_takes_a_port() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "reelgate serve --port 8123" in out.stdout
+
+
+def test_serve_says_which_setting_is_wrong(tmp_path: Path) -> None:
+    env = {**os.environ, "REELGATE_ADMIN_TOKEN": "", "REELGATE_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "reelgate", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "REELGATE_ADMIN_TOKEN" in done.stderr and "at least 8 characters" in done.stderr
+    assert "Traceback" not in done.stderr

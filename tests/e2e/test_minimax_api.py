@@ -212,6 +212,7 @@ def test_malformed_json(server: Server, minimax: MiniMax) -> None:
     ("headers", "code", "fragment"),
     [
         ({}, 1004, "Authorization: Bearer"),
+        # 2049 on create only, as MiniMax (issue 14): query and files answer 1004
         ({"Authorization": "Bearer sk-wrong"}, 2049, "invalid api key"),
         ({"Authorization": "Basic abc"}, 1004, "Authorization: Bearer"),
     ],
@@ -228,7 +229,8 @@ def test_auth_is_required_everywhere(
     ]:
         resp = httpx.request(method, base + path, headers=headers, json={}, trust_env=False)
         got_code, message = _error(resp)
-        assert got_code == code and fragment in message, (path, message)
+        expected = 1004 if code == 2049 and method == "GET" else code
+        assert got_code == expected and fragment in message, (path, message)
 
 
 def test_unknown_ids(minimax: MiniMax) -> None:
@@ -274,5 +276,5 @@ def test_a_second_key_holder_sees_nothing(server: Server, minimax: MiniMax) -> N
     other = MiniMax(server.url + "/minimaxi", "sandbox-key")
     with other.http:
         resp = other.http.get("/v1/query/video_generation", params={"task_id": "1"})
-    assert _error(resp)[0] == 2049
+    assert _error(resp) == (1004, "invalid api key")  # a query's code for an unknown key
     assert API_KEY != "sandbox-key"

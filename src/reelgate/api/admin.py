@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.responses import Response
 
 from reelgate.api.deps import gateway
@@ -40,6 +40,25 @@ class AccountCreate(BaseModel):
     initial_credit: StrictInt = Field(
         0, ge=0, le=MAX_AMOUNT, description="Minor units to start with."
     )
+    rpm_limit: Rate | None = Field(
+        None, description="Requests per minute over all of the account's keys together."
+    )
+    max_in_flight: InFlight | None = Field(
+        None, description="Unfinished tasks at once over all of the account's keys."
+    )
+
+
+class AccountUpdate(BaseModel):
+    """The fields sent are changed, the others kept; ``null`` clears a limit."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt limit must not pass silently
+
+    rpm_limit: Rate | None = Field(
+        None, description="Requests per minute over all of the account's keys; null: none."
+    )
+    max_in_flight: InFlight | None = Field(
+        None, description="Unfinished tasks at once over all of the account's keys; null: none."
+    )
 
 
 class TopUp(BaseModel):
@@ -61,6 +80,8 @@ def account_json(account: Account) -> dict[str, Any]:
         "name": account.name,
         "status": account.status,
         "balance": account.balance,
+        "rpm_limit": account.rpm_limit,
+        "max_in_flight": account.max_in_flight,
         "created_at": iso(account.created_at),
     }
 
@@ -82,7 +103,12 @@ def key_json(key: ApiKey) -> dict[str, Any]:
 
 @router.post("/accounts", status_code=201, summary="Create an account")
 async def create_account(request: Request, body: AccountCreate) -> Response:
-    account = await gateway(request).account_service.create(body.name, body.initial_credit)
+    account = await gateway(request).account_service.create(
+        body.name,
+        body.initial_credit,
+        rpm_limit=body.rpm_limit,
+        max_in_flight=body.max_in_flight,
+    )
     return JSONResponse(account_json(account), status_code=201)
 
 
@@ -95,6 +121,15 @@ async def list_accounts(request: Request) -> Response:
 @router.get("/accounts/{account_id}", summary="Show an account")
 async def show_account(request: Request, account_id: RowId) -> Response:
     return JSONResponse(account_json(await gateway(request).account_service.get(account_id)))
+
+
+@router.patch("/accounts/{account_id}", summary="Change an account's limits")
+async def update_account(request: Request, account_id: RowId, body: AccountUpdate) -> Response:
+    """``rpm_limit`` and ``max_in_flight`` bind all of the account's keys together, next
+    to each key's own limits; a change holds for the next request."""
+    service = gateway(request).account_service
+    changes = body.model_dump(exclude_unset=True)
+    return JSONResponse(account_json(await service.set_limits(account_id, changes)))
 
 
 @router.post("/accounts/{account_id}/topup", summary="Add credit to an account")

@@ -2,7 +2,9 @@
 
 The MiniMax surface (and anything that is not the platform or admin API) answers like
 MiniMax: HTTP 200 with a non-zero ``base_resp.status_code``. The platform and admin APIs
-answer a real HTTP status with ``{"error": {code, kind, message}, "request_id"}``.
+answer a real HTTP status with ``{"error": {code, kind, message}, "request_id"}``. The
+MiniMax endpoints served at the root (``/v1/video_generation``...: ``wire.V1_PATHS``) are
+MiniMax's, although they sit under the platform's ``/v1/``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from reelgate.errors import InvalidParams, NotFound, ReelgateError, ValidationFailed
-from reelgate.wire import JSONResponse, minimax_error, trace_id_of
+from reelgate.wire import V1_PATHS, JSONResponse, minimax_error, trace_id_of
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,14 @@ _PLATFORM_PREFIXES = ("/v1/", "/admin/")
 
 
 def is_platform(request: Request) -> bool:
-    return request.url.path.startswith(_PLATFORM_PREFIXES)
+    path = request.url.path
+    return path.startswith(_PLATFORM_PREFIXES) and path not in V1_PATHS
+
+
+def is_minimax(request: Request) -> bool:
+    """One of the MiniMax endpoints, under /minimaxi or at the root."""
+    path = request.url.path
+    return path.startswith("/minimaxi/") or path in V1_PATHS
 
 
 def platform_error(exc: ReelgateError, request: Request) -> JSONResponse:
@@ -60,7 +69,7 @@ def install(app: FastAPI) -> None:
         else:
             err = InvalidParams(str(exc.detail))
             err.http_status = exc.status_code
-        if not is_platform(request) and not request.url.path.startswith("/minimaxi/"):
+        if not is_platform(request) and not is_minimax(request):
             return JSONResponse({"detail": err.message}, status_code=exc.status_code)
         return error_response(err, request)
 

@@ -35,7 +35,7 @@ from reelgate.errors import (
     ValidationFailed,
 )
 from reelgate.store.idempotency import IN_PROGRESS, IdempotencyStore
-from reelgate.wire import JSONResponse
+from reelgate.wire import OFF_LOOP_BYTES, JSONResponse
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,12 @@ def _keep(exc: ReelgateError) -> bool:
     return exc.code != 1000
 
 
+def _fingerprint(head: bytes, body: bytes) -> str:
+    digest = hashlib.sha256(head)
+    digest.update(body)
+    return digest.hexdigest()
+
+
 async def idempotent(
     request: Request, account_id: int, handler: Callable[[], Awaitable[Response]]
 ) -> Response:
@@ -63,9 +69,11 @@ async def idempotent(
         raise InvalidParams(f"invalid params, {HEADER} must be 1 to {MAX_KEY} characters")
     gw = gateway(request)
     body = await request.body()
-    fingerprint = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
-    ).hexdigest()
+    head = f"{request.method} {request.url.path}\n".encode()
+    if len(body) > OFF_LOOP_BYTES:  # ~0.1 s for a create with two inline images
+        fingerprint = await asyncio.to_thread(_fingerprint, head, body)
+    else:
+        fingerprint = _fingerprint(head, body)
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=gw.settings.idempotency_ttl_s)
     owner = uuid.uuid4().hex

@@ -1,10 +1,15 @@
-"""MiniMax v1, exactly: create, query, files/retrieve and files/retrieve_content."""
+"""MiniMax v1, exactly: create, query, files/retrieve and files/retrieve_content.
+
+Served under ``/minimaxi/v1`` and, for clients that cut a base URL down to
+``scheme://host:port``, under ``/v1`` as well (:func:`include`; README "Base URLs for
+MiniMax clients"). Both answer alike, in MiniMax's shape (``api/errors.py``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from reelgate.api.deps import gateway
@@ -19,10 +24,30 @@ from reelgate.api.schemas import (
     RetrieveResponse,
 )
 from reelgate.domain.tasks import Task, TaskStatus
-from reelgate.errors import InvalidParams
-from reelgate.wire import JSONResponse, bearer_token, json_body, ok
+from reelgate.errors import InvalidApiKey, InvalidParams
+from reelgate.store.accounts import ApiKey
+from reelgate.wire import JSONResponse, bearer_token, json_body, key_refusal, ok
 
-router = APIRouter(prefix="/minimaxi/v1", tags=["MiniMax v1"])
+PREFIX = "/minimaxi/v1"
+ROOT_PREFIX = "/v1"  # the same routes where the base URL is the server's root
+router = APIRouter(tags=["MiniMax v1"])
+
+
+def include(app: FastAPI) -> None:
+    """Mount the routes under /minimaxi/v1 (documented) and under /v1 (left out of the
+    OpenAPI document: the same operations, which would otherwise appear twice)."""
+    app.include_router(router, prefix=PREFIX)
+    app.include_router(router, prefix=ROOT_PREFIX, include_in_schema=False)
+
+
+async def caller(request: Request, *, create: bool = False) -> ApiKey:
+    """The caller's key, refused with the code MiniMax uses on this endpoint
+    (``wire.key_refusal``: 2049 on create, 1004 elsewhere)."""
+    try:
+        return await gateway(request).auth.api_key(bearer_token(request))
+    except InvalidApiKey as exc:
+        raise key_refusal(exc, create=create) from None
+
 
 # A client's own, shorter deadline for a task, in seconds (not part of MiniMax's API).
 DEADLINE_HEADER = "X-Reelgate-Deadline"
@@ -74,7 +99,7 @@ async def create(request: Request) -> Response:
     ``Idempotency-Key`` header makes a retried create replay the first answer.
     """
     gw = gateway(request)
-    key = await gw.auth.api_key(bearer_token(request))
+    key = await caller(request, create=True)
 
     async def run() -> Response:
         body = await json_body(request)
@@ -107,7 +132,7 @@ def _deadline(value: str | None) -> float | None:
 )
 async def query(request: Request, task_id: str = "") -> Response:
     gw = gateway(request)
-    key = await gw.auth.api_key(bearer_token(request))
+    key = await caller(request)
     task = await gw.task_service.get(key.account_id, task_id)
     return JSONResponse(query_body(task))
 
@@ -121,7 +146,7 @@ async def query(request: Request, task_id: str = "") -> Response:
 async def retrieve(request: Request, file_id: str = "") -> Response:
     """``download_url`` is signed and expiring; it works with a plain GET and no auth."""
     gw = gateway(request)
-    key = await gw.auth.api_key(bearer_token(request))
+    key = await caller(request)
     task = await gw.task_service.by_file(key.account_id, file_id)
     file = await gw.file_service.file_object(task)
     return ok({"file": file.as_minimax()})
@@ -148,7 +173,7 @@ async def retrieve(request: Request, file_id: str = "") -> Response:
 )
 async def retrieve_content(request: Request, file_id: str = "") -> Response:
     gw = gateway(request)
-    key = await gw.auth.api_key(bearer_token(request))
+    key = await caller(request)
     task = await gw.task_service.by_file(key.account_id, file_id)
     return await video_response(request, task)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class BaseResp(BaseModel):
@@ -71,12 +71,20 @@ class QueryResponse(BaseModel):
 
 
 class FileObject(BaseModel):
+    """The upstream's other fields are passed on too; those holding a URL point at the
+    gateway's copy where it has one."""
+
+    model_config = ConfigDict(extra="allow")
+
     file_id: int | str
     bytes: int
     created_at: int
     filename: str
     purpose: Literal["video_generation"] = "video_generation"
     download_url: str = Field(description="Signed and expiring; a plain GET needs no auth.")
+    backup_download_url: str | None = Field(
+        None, description="A second link to the same file, where the upstream gives one."
+    )
 
 
 class RetrieveResponse(BaseModel):

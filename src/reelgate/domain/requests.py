@@ -2,6 +2,10 @@
 
 The rules are those of :mod:`reelgate.domain.models`; every refusal is an
 :class:`~reelgate.errors.InvalidParams` whose message says what to fix.
+
+``null`` and ``""`` mean "not sent", for every field of the body and of a subject
+reference (:func:`without_empty`): form-driven clients send ``""`` for the fields a user
+left blank, JSON clients ``null``. A required field left empty is refused as missing.
 """
 
 from __future__ import annotations
@@ -78,10 +82,22 @@ class VideoRequest:
         return out
 
 
+def is_empty(value: Any) -> bool:
+    """``null`` or ``""``: what clients send for a field they leave unset."""
+    return value is None or (isinstance(value, str) and not value)
+
+
+def without_empty(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that were really sent: ``null`` and ``""`` are as absent (docs/validation.md)."""
+    return {name: value for name, value in body.items() if not is_empty(value)}
+
+
 def parse_video_request(body: Any) -> VideoRequest:
     """Validate a create body against the model table; raise InvalidParams on the first fault."""
     if not isinstance(body, Mapping):
         raise InvalidParams("invalid params, the request body must be a JSON object")
+    left_empty = {name for name, value in body.items() if is_empty(value)}
+    body = without_empty(body)
     model_name = body.get("model")
     if not isinstance(model_name, str) or not model_name:
         raise InvalidParams("invalid params, model is required")
@@ -93,11 +109,9 @@ def parse_video_request(body: Any) -> VideoRequest:
     mode = _mode_of(body)
     rules = model.modes.get(mode)
     if rules is None:
-        raise InvalidParams(_mode_refusal(model, mode))
+        raise InvalidParams(_mode_refusal(model, mode, left_empty))
 
     prompt = body.get("prompt", "")
-    if prompt is None:
-        prompt = ""
     if not isinstance(prompt, str):
         raise InvalidParams("invalid params, prompt must be a string")
     if mode is Mode.T2V and not prompt.strip():
@@ -129,11 +143,12 @@ def parse_video_request(body: Any) -> VideoRequest:
             f"{' or '.join(map(str, allowed))} seconds, not {duration}"
         )
 
+    # only what was sent: an empty field is not forwarded (MiniMax applies its default)
     sent: dict[str, Any] = {"model": model.name}
-    if "prompt" in body and body["prompt"] is not None:
+    if "prompt" in body:
         sent["prompt"] = prompt
     for name in ("duration", "resolution"):
-        if body.get(name) is not None:
+        if name in body:
             sent[name] = body[name]
     for name in _BOOL_FIELDS:
         value = body.get(name)
@@ -180,12 +195,15 @@ def _mode_of(body: Mapping[str, Any]) -> Mode:
     return Mode.T2V
 
 
-def _mode_refusal(model: VideoModel, mode: Mode) -> str:
+def _mode_refusal(model: VideoModel, mode: Mode, left_empty: set[str]) -> str:
     supported = " and ".join(MODE_NAMES[m] for m in model.modes)
     if mode is Mode.T2V:
-        hint = f"send first_frame_image; {model.name} supports {supported}"
-        if Mode.S2V in model.modes:
-            hint = f"send subject_reference; {model.name} supports {supported}"
+        needed = "subject_reference" if Mode.S2V in model.modes else "first_frame_image"
+        if needed in left_empty:  # sent, but null or "": say so rather than "send it"
+            return (
+                f"invalid params, {needed} is required for {model.name} ({supported}) and was empty"
+            )
+        hint = f"send {needed}; {model.name} supports {supported}"
         return f"invalid params, {model.name} does not support text to video: {hint}"
     field_name = {
         Mode.I2V: "first_frame_image",
@@ -224,7 +242,10 @@ def _subject(body: Mapping[str, Any]) -> ImageInput:
     hint = 'subject_reference must be [{"type": "character", "image": ["<URL or data URL>"]}]'
     if not isinstance(refs, list) or len(refs) != 1 or not isinstance(refs[0], Mapping):
         raise InvalidParams(f"invalid params, {hint} with exactly one subject")
-    ref = refs[0]
+    ref = without_empty(refs[0])
+    for name in ("type", "image"):
+        if name not in ref:
+            raise InvalidParams(f"invalid params, subject_reference {name} is required; {hint}")
     if ref.get("type") != "character":
         raise InvalidParams(f"invalid params, subject_reference type must be 'character'; {hint}")
     images = ref.get("image")

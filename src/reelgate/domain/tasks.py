@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from reelgate.domain.upstream_fields import Scalar
 
 
 class TaskStatus(StrEnum):
@@ -80,6 +83,9 @@ class VideoFile:
     storage_key: str | None = None  # set once the gateway holds its own copy
     sha256: str | None = None
     created_at: datetime | None = None
+    # the upstream file object's other fields (e.g. backup_download_url) as the upstream
+    # sent them, bounded (domain/upstream_fields.py); files/retrieve passes them on
+    extra: Mapping[str, Scalar] = field(default_factory=dict)
 
 
 # Failure codes that MiniMax itself puts in base_resp next to status "Fail": content

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from reelgate.domain.requests import VideoRequest
 from reelgate.domain.tasks import UpstreamStatus
+from reelgate.domain.upstream_fields import Scalar
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,9 @@ class FileInfo:
     download_url: str
     created_at: datetime | None
     expires_at: datetime | None  # when download_url stops working, as far as we know
+    # the file object's other fields (e.g. backup_download_url), bounded: see
+    # domain/upstream_fields.py
+    extra: Mapping[str, Scalar] = field(default_factory=dict)
 
 
 class Provider(Protocol):

@@ -15,6 +15,7 @@ import httpx
 
 from reelgate.domain.requests import VideoRequest
 from reelgate.domain.tasks import UpstreamStatus
+from reelgate.domain.upstream_fields import KNOWN_FILE_FIELDS, extra_fields
 from reelgate.errors import (
     UpstreamError,
     UpstreamRejected,
@@ -75,6 +76,7 @@ class MiniMaxProvider:
         self._host = urlsplit(self._base).hostname
         self._allow_private = allow_private_downloads
         self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._secrets = (api_key,)  # never passed on, whatever field an answer echoes it in
         self._client = client
 
     def __repr__(self) -> str:  # never show the key
@@ -126,6 +128,7 @@ class MiniMaxProvider:
             download_url=str(file["download_url"]),
             created_at=datetime.fromtimestamp(created, UTC) if created else None,
             expires_at=now + DOWNLOAD_URL_LIFETIME,
+            extra=extra_fields(file, KNOWN_FILE_FIELDS, self._secrets),
         )
 
     async def download(self, url: str) -> AsyncIterator[bytes]:

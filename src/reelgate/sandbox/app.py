@@ -65,7 +65,10 @@ def _build(sandbox: Sandbox, authorize: ControlAuth, *, standalone: bool) -> Fas
     @app.post("/v1/video_generation", tags=["MiniMax v1"])
     async def create(request: Request) -> Response:
         async def handle(call: Call) -> Response:
-            task = await sandbox.create(call.account, await json_body(request), call.faults)
+            body = await json_body(request)
+            if isinstance(body, dict):
+                call.entry.body_fields = sorted(body)
+            task = await sandbox.create(call.account, body, call.faults)
             call.entry.task_id = task.task_id
             call.entry.file_id = task.file_id
             call.entry.faults.extend(task.faults)

@@ -1,7 +1,8 @@
 """What every MiniMax API call goes through before it reaches the sandbox's behaviour.
 
-In order: authentication (1004 without a bearer key, 2049 for an unknown one), the
-account's request limit (1002), then the fault plan (an HTTP 5xx, a hang, a slow answer,
+In order: authentication (1004 without a bearer key; for an unknown one 2049 on create,
+1004 on query and the files endpoints, as MiniMax: ``wire.key_refusal``), the account's
+request limit (1002), then the fault plan (an HTTP 5xx, a hang, a slow answer,
 a refusal); and every call, whatever became of it, is written to the request log.
 """
 
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from reelgate.errors import ReelgateError
+from reelgate.errors import InvalidApiKey, ReelgateError
 from reelgate.sandbox.faults import CallFaults
 from reelgate.sandbox.requestlog import LogEntry
 from reelgate.sandbox.service import Sandbox
-from reelgate.wire import bearer_token, minimax_error
+from reelgate.wire import bearer_token, key_refusal, minimax_error
 
 KEY_PREFIX_CHARS = 6
 HANG_POLL_S = 0.1
@@ -75,7 +76,10 @@ async def _admit_and_handle(
     token = bearer_token(request)
     if token:
         entry.key = token[:KEY_PREFIX_CHARS]
-    account = entry.account = sandbox.account_for(token)
+    try:
+        account = entry.account = sandbox.account_for(token)
+    except InvalidApiKey as exc:
+        raise key_refusal(exc, create=entry.endpoint == "create") from None
     sandbox.limiter.acquire(account)
     await request.body()  # read now, so that a hang can watch for the client leaving
     faults = sandbox.faults.for_call(account, entry.endpoint)

@@ -28,6 +28,8 @@ class LogEntry:
     task_status: str | None = None  # what a query answered
     faults: list[str] = field(default_factory=list)  # injected faults that shaped this call
     duration_s: float = 0.0
+    # a create's top-level field names as received (no values): what a gateway forwarded
+    body_fields: list[str] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,6 +37,7 @@ class LogEntry:
 
 _NAMES = tuple(f.name for f in fields(LogEntry))
 _FAULTS = _NAMES.index("faults")
+_BODY_FIELDS = _NAMES.index("body_fields")
 
 
 class RequestLog:
@@ -48,6 +51,8 @@ class RequestLog:
     def add(self, entry: LogEntry) -> None:
         row = [getattr(entry, name) for name in _NAMES]
         row[_FAULTS] = tuple(row[_FAULTS])
+        if row[_BODY_FIELDS] is not None:
+            row[_BODY_FIELDS] = tuple(row[_BODY_FIELDS])
         self._entries.append(tuple(row))
 
     def since(self, t: float) -> list[LogEntry]:
@@ -62,4 +67,6 @@ class RequestLog:
 def _entry(row: tuple[Any, ...]) -> LogEntry:
     values = list(row)
     values[_FAULTS] = list(values[_FAULTS])
+    if values[_BODY_FIELDS] is not None:
+        values[_BODY_FIELDS] = list(values[_BODY_FIELDS])
     return LogEntry(*values)

@@ -349,16 +349,20 @@ class Sandbox:
         task = self.file(account, file_id)
         expires = int(self._clock()) + self._url_ttl
         sig = signing.sign(self._secret, task.file_id, expires)
+        url = (
+            f"{base_url.rstrip('/')}/v1/files/download/{task.file_id}.mp4"
+            f"?expires={expires}&sig={sig}"
+        )
         return {
             "file_id": int(task.file_id),
             "bytes": task.bytes,
             "created_at": int(task.created_at),
             "filename": "output.mp4",
             "purpose": "video_generation",
-            "download_url": (
-                f"{base_url.rstrip('/')}/v1/files/download/{task.file_id}.mp4"
-                f"?expires={expires}&sig={sig}"
-            ),
+            "download_url": url,
+            # The real service adds a second link to the same file, on another store
+            # (reference 2.2): here a distinct URL that the same route serves.
+            "backup_download_url": f"{url}&mirror=backup",
         }
 
     def download(self, file_id: str, expires: int, sig: str) -> Download:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from reelgate.domain.models import MODELS
@@ -18,10 +19,20 @@ class AccountService:
         self._reports = reports
         self._auth = auth
 
-    async def create(self, name: str, initial_credit: int = 0) -> Account:
+    async def create(
+        self,
+        name: str,
+        initial_credit: int = 0,
+        *,
+        rpm_limit: int | None = None,
+        max_in_flight: int | None = None,
+    ) -> Account:
         if not name.strip():
             raise InvalidParams("an account needs a name")
-        account = await self._accounts.create_account(name.strip())
+        _check_limits({"rpm_limit": rpm_limit, "max_in_flight": max_in_flight})
+        account = await self._accounts.create_account(
+            name.strip(), rpm_limit=rpm_limit, max_in_flight=max_in_flight
+        )
         if initial_credit:
             await self._accounts.top_up(account.id, initial_credit, "initial credit")
             account = await self.get(account.id)
@@ -48,6 +59,15 @@ class AccountService:
         self._auth.forget()  # its keys answer differently now
         return account
 
+    async def set_limits(self, account_id: int, changes: Mapping[str, int | None]) -> Account:
+        """Change the account-wide limits named in ``changes``; None clears one."""
+        _check_limits(changes)
+        account = await self._accounts.set_limits(account_id, changes)
+        if account is None:
+            raise NotFound(f"no account {account_id}")
+        self._auth.forget()  # its keys carry the account's limits: read them afresh
+        return account
+
     async def create_key(
         self,
         account_id: int,
@@ -62,9 +82,7 @@ class AccountService:
         unknown = [m for m in models or [] if m not in MODELS]
         if unknown:
             raise InvalidParams(f"unknown models: {', '.join(unknown)}")
-        for label, limit in (("rpm_limit", rpm_limit), ("max_in_flight", max_in_flight)):
-            if limit is not None and limit < 1:
-                raise InvalidParams(f"{label} must be at least 1 (leave it out for no limit)")
+        _check_limits({"rpm_limit": rpm_limit, "max_in_flight": max_in_flight})
         expires_at = _utc(expires_at)
         issued = issue_key()
         key = await self._accounts.create_key(
@@ -110,6 +128,12 @@ class AccountService:
             created_from=_utc(created_from),
             created_to=_utc(created_to),
         )
+
+
+def _check_limits(limits: Mapping[str, int | None]) -> None:
+    for label, limit in limits.items():
+        if limit is not None and limit < 1:
+            raise InvalidParams(f"{label} must be at least 1 (leave it out for no limit)")
 
 
 def _utc(value: datetime | None) -> datetime | None:

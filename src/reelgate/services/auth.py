@@ -57,6 +57,16 @@ class Authenticator:
                 f"rate limit exceeded: this key allows {key.rpm_limit} requests per minute "
                 "(rpm_limit); retry later"
             )
+        # The account's window over all of its keys, as MiniMax counts its limits: after
+        # the key's, so that a key over its own limit spends none of its siblings' budget.
+        limit = key.account_rpm_limit
+        if limit is not None and not await self._limiter.allow(
+            f"rpm:account:{key.account_id}", limit, 60.0
+        ):
+            raise RateLimited(
+                f"rate limit exceeded: this account allows {limit} requests per minute "
+                "over all of its keys (the account's rpm_limit); retry later"
+            )
         return key
 
     def forget(self, key_hash: str | None = None) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from reelgate.domain import signing
 from reelgate.domain.tasks import Task, VideoFile
+from reelgate.domain.upstream_fields import Scalar, is_http_url
 from reelgate.errors import UpstreamError
 from reelgate.providers.base import Provider
 from reelgate.storage.base import Storage, StorageError, StoredObject
@@ -58,17 +59,19 @@ VideoSource = LocalVideo | StoredVideo | RedirectVideo | UpstreamVideo
 
 @dataclass(frozen=True, slots=True)
 class FileObject:
-    """MiniMax's file object, as ``files/retrieve`` returns it."""
+    """MiniMax's file object, as ``files/retrieve`` returns it: the fields the gateway
+    writes, then the upstream's other fields (``extra``, e.g. ``backup_download_url``)."""
 
     file_id: str
     bytes: int
     created_at: int
     filename: str
     download_url: str
+    extra: Mapping[str, Scalar] = field(default_factory=dict)
 
     def as_minimax(self) -> dict[str, object]:
         file_id: object = int(self.file_id) if self.file_id.isdigit() else self.file_id
-        return {
+        body: dict[str, object] = {
             "file_id": file_id,
             "bytes": self.bytes,
             "created_at": self.created_at,
@@ -76,6 +79,9 @@ class FileObject:
             "purpose": "video_generation",
             "download_url": self.download_url,
         }
+        for name, value in self.extra.items():
+            body.setdefault(name, value)  # never over a field the gateway writes
+        return body
 
 
 def storage_key(task: Task) -> str:
@@ -133,28 +139,43 @@ class FileService:
         return signing.verify(self._secret, platform_id, expires, sig, time.time())
 
     async def file_object(self, task: Task) -> FileObject:
-        """The file object with a download URL that works with a plain GET, issued afresh."""
+        """The file object with a download URL that works with a plain GET, issued afresh.
+
+        The upstream's other fields are passed on; those whose value is a URL (such as
+        ``backup_download_url``) point at the gateway's copy where it has one, like
+        ``download_url``, and are the upstream's own links where it has none.
+        """
         file = task.file
         assert file is not None
+        extra: Mapping[str, Scalar]
         if file.storage_key is not None:
             url = self.signed_url(task)
+            extra = {k: url if is_http_url(v) else v for k, v in file.extra.items()}
         else:
-            # Not copied yet: pass the upstream's URL on, fetching a fresh one if it expired.
-            url = await self._fresh_upstream_url(task, file)
+            # Not copied yet: pass the upstream's URLs on, fetching fresh ones if expired.
+            url, extra = await self._fresh_upstream(task, file)
         return FileObject(
             file_id=file.file_id,
             bytes=file.bytes or 0,
             created_at=int((file.created_at or task.finished_at or task.created_at).timestamp()),
             filename=file.filename,
             download_url=url,
+            extra=extra,
         )
 
-    async def _fresh_upstream_url(self, task: Task, file: VideoFile) -> str:
+    async def _fresh_upstream(
+        self, task: Task, file: VideoFile
+    ) -> tuple[str, Mapping[str, Scalar]]:
+        """The upstream's download URL and other fields, as recorded while the URL is fresh,
+        else as a new ``files/retrieve`` upstream answers them."""
         expires = file.upstream_url_expires_at
         if file.upstream_url and expires is not None and expires.timestamp() > time.time() + 60:
-            return file.upstream_url
+            return file.upstream_url, file.extra
         info = await self._providers(task.channel).retrieve_file(file.file_id)
-        return info.download_url
+        return info.download_url, info.extra
+
+    async def _fresh_upstream_url(self, task: Task, file: VideoFile) -> str:
+        return (await self._fresh_upstream(task, file))[0]
 
     def local_path(self, task: Task) -> Path | None:
         if task.file is None or task.file.storage_key is None:

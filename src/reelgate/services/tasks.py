@@ -137,6 +137,7 @@ class TaskService:
             callback_url=request.callback_url,
             deadline_at=deadline_at,
             max_in_flight=key.max_in_flight,
+            account_max_in_flight=key.account_max_in_flight,
         )
 
     async def get(self, account_id: int, any_id: str) -> Task:

@@ -239,6 +239,7 @@ class Tracker(Loop):
             storage_key=stored.key if stored else None,
             sha256=stored.sha256 if stored else None,
             created_at=info.created_at,
+            extra=info.extra,  # kept: files/retrieve is answered from the store
         )
         done = await self._tasks.record_success(
             task.id, file, datetime.now(UTC), owner=owner, copy_pending=self._files.copies

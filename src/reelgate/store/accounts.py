@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,12 @@ class Account:
     status: str
     balance: int
     created_at: datetime
+    rpm_limit: int | None = None  # over all of its keys together; None: no limit
+    max_in_flight: int | None = None
+
+
+# The account-wide limits an operator can change (PATCH /admin/v1/accounts/{id}).
+ACCOUNT_LIMITS = ("rpm_limit", "max_in_flight")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +46,57 @@ class ApiKey:
     revoked_at: datetime | None
     created_at: datetime
     account_status: str = "active"
+    # the account's own limits, read with the key (one query): they bind all its keys
+    account_rpm_limit: int | None = None
+    account_max_in_flight: int | None = None
 
 
 def _account(row: Any) -> Account:
-    return Account(row.id, row.name, row.status, row.balance, row.created_at)
+    return Account(
+        row.id,
+        row.name,
+        row.status,
+        row.balance,
+        row.created_at,
+        rpm_limit=row.rpm_limit,
+        max_in_flight=row.max_in_flight,
+    )
+
+
+# The account's columns a key is read with.
+_KEY_ACCOUNT = (
+    accounts.c.status.label("account_status"),
+    accounts.c.rpm_limit.label("account_rpm_limit"),
+    accounts.c.max_in_flight.label("account_max_in_flight"),
+)
 
 
 class AccountStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def create_account(self, name: str, balance: int = 0) -> Account:
+    async def create_account(
+        self,
+        name: str,
+        balance: int = 0,
+        *,
+        rpm_limit: int | None = None,
+        max_in_flight: int | None = None,
+    ) -> Account:
         now = datetime.now(UTC)
         try:
             async with begin(self._engine) as conn:
                 row = (
                     await conn.execute(
                         insert(accounts)
-                        .values(name=name, status="active", balance=balance, created_at=now)
+                        .values(
+                            name=name,
+                            status="active",
+                            balance=balance,
+                            created_at=now,
+                            rpm_limit=rpm_limit,
+                            max_in_flight=max_in_flight,
+                        )
                         .returning(*accounts.c)
                     )
                 ).one()
@@ -117,16 +157,34 @@ class AccountStore:
             ).one_or_none()
         return _account(row) if row else None
 
+    async def set_limits(
+        self, account_id: int, changes: Mapping[str, int | None]
+    ) -> Account | None:
+        """Change the account-wide limits named in ``changes`` (None clears one)."""
+        unknown = set(changes) - set(ACCOUNT_LIMITS)
+        if unknown:
+            raise ValueError(f"not an account limit: {', '.join(sorted(unknown))}")
+        async with begin(self._engine) as conn:
+            row = (
+                await conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == account_id)
+                    .values(id=accounts.c.id, **changes)  # no changes: still the row
+                    .returning(*accounts.c)
+                )
+            ).one_or_none()
+        return _account(row) if row else None
+
     async def list_keys(self, account_id: int) -> list[ApiKey]:
         query = (
-            select(api_keys, accounts.c.status.label("account_status"))
+            select(api_keys, *_KEY_ACCOUNT)
             .join(accounts, accounts.c.id == api_keys.c.account_id)
             .where(api_keys.c.account_id == account_id)
             .order_by(api_keys.c.id)
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [_key(r, r.account_status) for r in rows]
+        return [_key(r) for r in rows]
 
     async def revoke_key(self, key_id: int) -> ApiKey | None:
         now = datetime.now(UTC)
@@ -139,7 +197,7 @@ class AccountStore:
                     .returning(*api_keys.c)
                 )
             ).one_or_none()
-        return _key(row, "active") if row else None
+        return _key(row) if row else None
 
     async def key_hash(self, key_id: int) -> str | None:
         async with self._engine.connect() as conn:
@@ -193,18 +251,18 @@ class AccountStore:
                 ).one()
         except IntegrityError:
             raise Conflict("a key with this secret exists already") from None
-        return _key(row, "active")
+        return _key(row)
 
     async def find_key(self, key_hash: str) -> ApiKey | None:
-        """The key with this hash, with its account's status, or None."""
+        """The key with this hash, with its account's status and limits, or None."""
         query = (
-            select(api_keys, accounts.c.status.label("account_status"))
+            select(api_keys, *_KEY_ACCOUNT)
             .join(accounts, accounts.c.id == api_keys.c.account_id)
             .where(api_keys.c.hash == key_hash)
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).one_or_none()
-        return _key(row, row.account_status) if row else None
+        return _key(row) if row else None
 
     async def get_meta(self, key: str) -> str | None:
         async with self._engine.connect() as conn:
@@ -238,7 +296,10 @@ class AccountStore:
             return stored, False
 
 
-def _key(row: Any, account_status: str) -> ApiKey:
+def _key(row: Any) -> ApiKey:
+    """A key from its row; the account's status and limits where the row was read with
+    them (``_KEY_ACCOUNT``), else an active account's defaults."""
+    fields = row._mapping
     return ApiKey(
         id=row.id,
         account_id=row.account_id,
@@ -250,5 +311,7 @@ def _key(row: Any, account_status: str) -> ApiKey:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         created_at=row.created_at,
-        account_status=account_status,
+        account_status=fields.get("account_status", "active"),
+        account_rpm_limit=fields.get("account_rpm_limit"),
+        account_max_in_flight=fields.get("account_max_in_flight"),
     )

@@ -70,6 +70,9 @@ accounts = Table(
     Column("status", String(20), nullable=False, default="active"),
     Column("balance", BigInteger, nullable=False, default=0),  # minor units
     Column("created_at", UTCDateTime, nullable=False),
+    # limits on all of the account's keys together, next to each key's own (None: none)
+    Column("rpm_limit", Integer, nullable=True),
+    Column("max_in_flight", Integer, nullable=True),
 )
 
 api_keys = Table(
@@ -132,11 +135,13 @@ tasks = Table(
     Column("file_storage_key", String(200), nullable=True),
     Column("file_sha256", String(64), nullable=True),
     Column("file_created_at", UTCDateTime, nullable=True),
+    Column("file_extra", JSON, nullable=True),  # the upstream file object's other fields
     Column("file_copy_pending", Boolean, nullable=False, default=False),
     Column("copy_attempts", Integer, nullable=False, default=0),
     Column("next_copy_at", UTCDateTime, nullable=True),
     Index("ix_tasks_account_created", "account_id", "id"),
     Index("ix_tasks_key_status", "api_key_id", "status"),
+    Index("ix_tasks_account_status", "account_id", "status"),  # the account's in-flight count
     Index("ix_tasks_channel_status", "channel", "status"),
     Index("ix_tasks_account_upstream", "account_id", "upstream_task_id"),
     Index("ix_tasks_file", "file_id"),

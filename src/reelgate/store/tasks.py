@@ -52,6 +52,7 @@ class NewTask:
     callback_url: str | None
     deadline_at: datetime
     max_in_flight: int | None = None  # the key's limit, checked under the account's lock
+    account_max_in_flight: int | None = None  # the account's, over all of its keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ def to_task(row: Any) -> Task:
             storage_key=row.file_storage_key,
             sha256=row.file_sha256,
             created_at=row.file_created_at,
+            extra=row.file_extra or {},
         )
     return Task(
         id=row.id,
@@ -159,6 +161,23 @@ class TaskStore:
                     raise RateLimited(
                         f"rate limit exceeded: this key allows {new.max_in_flight} tasks in "
                         "flight (max_in_flight); wait for one to finish"
+                    )
+            if new.account_max_in_flight is not None:
+                in_flight = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(tasks)
+                        .where(
+                            tasks.c.account_id == new.account_id,
+                            tasks.c.status.in_(_UNFINISHED),
+                        )
+                    )
+                ).scalar_one()
+                if in_flight >= new.account_max_in_flight:
+                    raise RateLimited(
+                        f"rate limit exceeded: this account allows {new.account_max_in_flight} "
+                        "tasks in flight over all of its keys (the account's max_in_flight); "
+                        "wait for one to finish"
                     )
             row = (
                 await conn.execute(insert(tasks).values(_new_row(new, now)).returning(*tasks.c))
@@ -405,6 +424,7 @@ class TaskStore:
             file_upstream_url=file.upstream_url,
             file_upstream_expires_at=file.upstream_url_expires_at,
             file_created_at=file.created_at,
+            file_extra=dict(file.extra) or None,
             file_copy_pending=copy_pending and file.storage_key is None,
             next_copy_at=now,
             file_storage_key=file.storage_key,
