@@ -41,22 +41,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from common import (
-    ADMIN_TOKEN,
-    CREATE_BODY,
-    LITELLM_KEY,
-    Lab,
-    Load,
-    Placement,
-    Target,
-    base_parser,
-    log,
-    require_wrk,
-    start_targets,
-    table,
-    write_results,
-    wrk,
-)
+from config import ADMIN_TOKEN, CREATE_BODY, LITELLM_KEY
+from lab import Lab, start_targets
+from load import Load, require_wrk, wrk
+from options import base_parser
+from output import log, table, write_results
+from placement import Placement
+from targets import Target
 
 ATTACKER_SANDBOX_KEY = "bench-attacker-key"
 BAD_URL = "http://93.184.216.34:99999/a.png"

@@ -26,19 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import (
-    PYTHON,
-    Lab,
-    Placement,
-    Target,
-    Unavailable,
-    base_parser,
-    clean_env,
-    log,
-    require_wrk,
-    table,
-    write_results,
-)
+from config import PYTHON
+from lab import Lab
+from load import require_wrk
+from options import base_parser
+from output import log, table, write_results
+from placement import Placement
+from procs import Unavailable
+from targets import Target, clean_env
 
 MIB = 1024
 # What the gateway's process imports, by group; each is measured in a fresh interpreter.

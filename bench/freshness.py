@@ -37,7 +37,8 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port, table, write_results
+from output import table, write_results
+from procs import free_port
 from reelgate.services.tracker import POLL_SHARE
 
 SANDBOX_KEY = "fresh-key"

@@ -9,7 +9,7 @@ Operations: create (POST /v1/video_generation, T2V-01) and query (GET
 /v1/query/video_generation of an existing task). Each is measured by a sequential Python
 client (one request at a time, targets interleaved request by request) and by wrk at each
 concurrency level. Latencies are what each client saw (wrk's coordinated-omission
-correction is undone; see common.uncorrect).
+correction is undone; see load.uncorrect).
 
 Run: ``.venv/bin/python bench/overhead.py`` (``--help`` for the options). Prints Markdown
 tables and writes bench/results/overhead.json.
@@ -24,24 +24,14 @@ from typing import Any
 
 import httpx
 
-from common import (
-    CREATE_BODY,
-    OPS_HELP,
-    Lab,
-    Load,
-    Placement,
-    Target,
-    base_parser,
-    ints,
-    log,
-    query_ids,
-    require_wrk,
-    signed,
-    start_targets,
-    store_count,
-    table,
-    write_results,
-)
+from config import CREATE_BODY
+from lab import Lab, start_targets
+from load import Load, require_wrk
+from options import OPS_HELP, base_parser, ints
+from output import log, signed, table, write_results
+from placement import Placement
+from stores import query_ids, store_count
+from targets import Target
 
 # ms the gateway may add at the median, at 10 clients
 GOALS = {"query": 1.0, "query-distinct": 1.0, "create": 2.0}

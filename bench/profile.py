@@ -31,23 +31,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common import (
-    OPS_HELP,
-    PYTHON,
-    RESULTS,
-    Lab,
-    Load,
-    Placement,
-    Target,
-    base_parser,
-    distinct_ids,
-    log,
-    main_thread_cpu_s,
-    require_wrk,
-    seed_tasks,
-    table,
-    write_results,
-)
+from config import PYTHON, RESULTS
+from lab import Lab
+from load import Load, require_wrk
+from options import OPS_HELP, base_parser
+from output import log, table, write_results
+from placement import Placement
+from procs import main_thread_cpu_s
+from stores import distinct_ids, seed_tasks
+from targets import Target
 
 # What each top-level package is, for the "by layer" table.
 LAYERS = {

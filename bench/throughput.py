@@ -17,22 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import (
-    OPS_HELP,
-    Lab,
-    Load,
-    Placement,
-    Target,
-    base_parser,
-    ints,
-    log,
-    query_ids,
-    require_wrk,
-    start_targets,
-    store_count,
-    table,
-    write_results,
-)
+from lab import Lab, start_targets
+from load import Load, require_wrk
+from options import OPS_HELP, base_parser, ints
+from output import log, table, write_results
+from placement import Placement
+from stores import query_ids, store_count
+from targets import Target
 
 MAX_ERROR_RATE = 0.01
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import os
 import socket
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from reelgate import __version__, admin_cli, recover_cli
+from reelgate import __version__, admin_cli, generate_cli, recover_cli
 from reelgate.recover_cli import sqlite_file
 from reelgate.settings import Settings
 
@@ -292,91 +289,11 @@ def migrate() -> None:
     _run_or_refuse(run(), "migrate")
 
 
-@app.command()
-def generate(
-    prompt: Annotated[
-        str,
-        typer.Argument(
-            help="What the video shows; camera moves in brackets, e.g. '\\[Push in] a garden'."
-        ),
-    ] = "",
-    model: Annotated[str, typer.Option(help="The video model.")] = "MiniMax-Hailuo-2.3",
-    duration: Annotated[int | None, typer.Option(help="Seconds (6 or 10 by model).")] = None,
-    resolution: Annotated[str | None, typer.Option(help="512P, 720P, 768P or 1080P.")] = None,
-    first_frame: Annotated[
-        str | None, typer.Option(help="First frame: a file, URL or data URL.")
-    ] = None,
-    last_frame: Annotated[str | None, typer.Option(help="Last frame (MiniMax-Hailuo-02).")] = None,
-    subject: Annotated[str | None, typer.Option(help="Subject image (S2V-01).")] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to save the MP4.")] = Path(
-        "out.mp4"
-    ),
-    base_url: Annotated[
-        str, typer.Option(envvar="REELGATE_URL", help="The gateway's MiniMax base URL.")
-    ] = "http://127.0.0.1:8000/minimaxi",
-    api_key: Annotated[
-        str | None, typer.Option(envvar="REELGATE_API_KEY", help="Your API key (sk-...).")
-    ] = None,
-    interval: Annotated[float, typer.Option(help="Seconds between status checks.")] = 1.0,
-) -> None:
-    """Generate a video through the gateway's MiniMax API and save it."""
-    from reelgate.client import ClientError, MiniMaxClient, image_value
-
-    if not api_key:
-        console.print("[red]No API key:[/] pass --api-key or set REELGATE_API_KEY.")
-        raise typer.Exit(2)
-    body: dict[str, Any] = {"model": model}
-    if prompt:
-        body["prompt"] = prompt
-    if duration is not None:
-        body["duration"] = duration
-    if resolution is not None:
-        body["resolution"] = resolution
-    try:
-        if first_frame:
-            body["first_frame_image"] = image_value(first_frame)
-        if last_frame:
-            body["last_frame_image"] = image_value(last_frame)
-        if subject:
-            body["subject_reference"] = [{"type": "character", "image": [image_value(subject)]}]
-    except OSError as exc:
-        console.print(f"[red]Cannot read an image:[/] {exc}")
-        raise typer.Exit(2) from None
-    client = MiniMaxClient(base_url, api_key)
-    try:
-        created = client.create(body)
-        console.print(f"task {created['task_id']}  platform id {created.get('platform_id', '-')}")
-        with console.status("Preparing") as status:
-            done = client.wait(
-                created["task_id"], interval=interval, on_status=lambda s: status.update(s)
-            )
-        file = client.retrieve(done["file_id"])
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            console=console,
-        ) as progress:
-            bar = progress.add_task("Downloading", total=None)
-            tmp = output.with_name(output.name + ".part")
-            with tmp.open("wb") as out:
-                for chunk, total in client.download(file["download_url"]):
-                    out.write(chunk)
-                    progress.update(bar, advance=len(chunk), total=total or None)
-            os.replace(tmp, output)
-    except ClientError as exc:
-        console.print(f"[red]Failed:[/] {exc}")
-        raise typer.Exit(1) from None
-    except Exception as exc:
-        console.print(f"[red]Failed:[/] {exc.__class__.__name__}: {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
-    console.print(f"saved {output} ({done.get('video_width')}x{done.get('video_height')}, {model})")
+# A client of the MiniMax API (generate_cli.py), registered here to keep its place in --help.
+app.command()(generate_cli.generate)
 
 
-# The operator's commands (admin_cli.py): clients of the admin API over HTTP.
+# The operator's commands (admin_cli/): clients of the admin API over HTTP.
 app.add_typer(admin_cli.accounts_app, name="accounts")
 app.add_typer(admin_cli.keys_app, name="keys")
 app.command("usage")(admin_cli.usage)

@@ -80,61 +80,17 @@ class BodyLimit:
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             # answered before a byte of the body is read (no "100 Continue" either)
-            await self._answer(scope, send, _too_large(limit))
+            await self.answer(scope, send, _too_large(limit))
             return
-        received = 0
-        complete = False
-        refused = False
-        started = False
-
-        async def receive_limited() -> Message:
-            nonlocal received, complete, refused
-            if complete:  # the body is in; what is left to hear is a disconnect
-                return await receive()
-            if refused:
-                raise _Refused
-            try:
-                async with asyncio.timeout(self.body_timeout_s):
-                    message = await receive()
-            except TimeoutError:
-                await refuse(
-                    BodyTimeout(
-                        f"invalid params, the request body sent nothing for "
-                        f"{self.body_timeout_s:g} s"
-                    )
-                )
-                raise _Refused from None
-            if message["type"] != "http.request":
-                complete = True
-                return message
-            received += len(message.get("body", b""))
-            if received > limit:
-                await refuse(_too_large(limit))
-                raise _Refused
-            complete = not message.get("more_body", False)
-            return message
-
-        async def refuse(exc: ReelgateError) -> None:
-            nonlocal refused
-            refused = True
-            if not started:
-                await self._answer(scope, send, exc)
-
-        async def send_guarded(message: Message) -> None:
-            nonlocal started
-            if refused:  # we answered already; whatever the app makes of it is dropped
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        exchange = _Exchange(self, scope, receive, send, limit)
         try:
-            await self.app(scope, receive_limited, send_guarded)
+            await self.app(scope, exchange.receive, exchange.send)
         except _Refused:
-            if not refused:
+            if not exchange.refused:
                 raise
 
-    async def _answer(self, scope: Scope, send: Send, exc: ReelgateError) -> None:
+    async def answer(self, scope: Scope, send: Send, exc: ReelgateError) -> None:
+        """Answer for the app with ``exc`` in the route's shape, and close the connection."""
         response = self.render(exc, scope)
         # the rest of the body is never read: the connection cannot carry another request
         response.headers["connection"] = "close"
@@ -143,6 +99,61 @@ class BodyLimit:
             return {"type": "http.disconnect"}
 
         await response(scope, no_body, send)
+
+
+class _Exchange:
+    """One request under a :class:`BodyLimit`: its body counted as the app reads it, cut
+    when too large or too slow, and the app's own answer dropped once the middleware has
+    answered for it."""
+
+    def __init__(
+        self, guard: BodyLimit, scope: Scope, receive: Receive, send: Send, limit: int
+    ) -> None:
+        self._guard = guard
+        self._scope = scope
+        self._receive = receive
+        self._send = send
+        self._limit = limit
+        self._received = 0
+        self._complete = False
+        self.refused = False
+        self._started = False
+
+    async def receive(self) -> Message:
+        if self._complete:  # the body is in; what is left to hear is a disconnect
+            return await self._receive()
+        if self.refused:
+            raise _Refused
+        timeout_s = self._guard.body_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                message = await self._receive()
+        except TimeoutError:
+            await self._refuse(
+                BodyTimeout(f"invalid params, the request body sent nothing for {timeout_s:g} s")
+            )
+            raise _Refused from None
+        if message["type"] != "http.request":
+            self._complete = True
+            return message
+        self._received += len(message.get("body", b""))
+        if self._received > self._limit:
+            await self._refuse(_too_large(self._limit))
+            raise _Refused
+        self._complete = not message.get("more_body", False)
+        return message
+
+    async def _refuse(self, exc: ReelgateError) -> None:
+        self.refused = True
+        if not self._started:
+            await self._guard.answer(self._scope, self._send, exc)
+
+    async def send(self, message: Message) -> None:
+        if self.refused:  # we answered already; whatever the app makes of it is dropped
+            return
+        if message["type"] == "http.response.start":
+            self._started = True
+        await self._send(message)
 
 
 def _too_large(limit: int) -> BodyTooLarge:

@@ -1,7 +1,7 @@
 """``reelgate recover``: new credentials straight from the local store.
 
 For an operator who lost the admin token or API key printed at first start (they are
-kept only as hashes). Unlike the other operator commands (admin_cli.py), these do not go
+kept only as hashes). Unlike the other operator commands (admin_cli/), these do not go
 through the admin API, which would need the very token that was lost: they open the
 store the settings name (REELGATE_DATA_DIR or REELGATE_DATABASE_URL), as the gateway
 does, and print the new secret once, on stdout, so that a script can capture it.

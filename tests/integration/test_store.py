@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, inspect, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.domain.ids import new_platform_id
 from reelgate.domain.tasks import TaskStatus, UpstreamStatus, VideoFile
@@ -64,9 +66,102 @@ async def _task(accounts: AccountStore, tasks: TaskStore, account_name: str = "a
 FILE = VideoFile(file_id="42", width=1280, height=720, bytes=10)
 
 
+def _schema(conn: Connection) -> dict[str, Any]:
+    """Every table as the database describes it: columns, keys, indexes, constraints."""
+    found = inspect(conn)
+    return {
+        name: {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"]) for c in found.get_columns(name)
+            ],
+            "primary key": found.get_pk_constraint(name)["constrained_columns"],
+            "foreign keys": sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                for f in found.get_foreign_keys(name)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in found.get_indexes(name)
+            ),
+            "unique": sorted(
+                (u["name"] or "", tuple(u["column_names"]))
+                for u in found.get_unique_constraints(name)
+            ),
+        }
+        for name in sorted(found.get_table_names())
+    }
+
+
+async def _migrate(engine: AsyncEngine, direction: str, revision: str) -> dict[str, Any]:
+    """Run Alembic's ``upgrade`` or ``downgrade`` to ``revision``; the schema after it."""
+    from alembic import command
+
+    def _run(conn: Connection) -> dict[str, Any]:
+        cfg = database.alembic_config()
+        cfg.attributes["connection"] = conn
+        getattr(command, direction)(cfg, revision)
+        return _schema(conn)
+
+    async with engine.begin() as conn:
+        return await conn.run_sync(_run)
+
+
+def _revisions() -> list[str]:
+    """The migrations' revisions, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(database.alembic_config())
+    return [r.revision for r in reversed(list(scripts.walk_revisions()))]
+
+
 async def test_migrations_are_idempotent(stores: tuple[AccountStore, TaskStore]) -> None:
+    """A second upgrade on a current store changes nothing: the same revision, the schema
+    of tables.py, and the data left as it was."""
     accounts, _ = stores
-    await database.upgrade(accounts._engine)
+    engine = accounts._engine
+    kept = await accounts.create_account("kept")
+    async with engine.connect() as conn:
+        before = await conn.run_sync(_schema)
+    await database.upgrade(engine)
+    assert await database.current_revision(engine) == database.HEAD_REVISION
+    async with engine.connect() as conn:
+        assert await conn.run_sync(_schema) == before
+        diff = await conn.run_sync(
+            lambda c: list(compare_metadata(MigrationContext.configure(c), metadata))
+        )
+    assert diff == []
+    assert await accounts.get_account(kept.id) == kept
+    assert set(before) == set(metadata.tables) | {"alembic_version"}
+
+
+async def test_each_downgrade_undoes_its_upgrade(
+    stores: tuple[AccountStore, TaskStore], tmp_path: Path
+) -> None:
+    """Downgrading a current store to each earlier revision gives exactly the schema that
+    upgrading a new store to that revision gives; down to nothing, and up again to the
+    schema of tables.py."""
+    accounts, _ = stores
+    engine = accounts._engine
+    revisions = _revisions()
+    assert revisions[-1] == database.HEAD_REVISION and len(revisions) >= 2
+    with fresh_database(tmp_path / "reference") as url:
+        reference = database.create_engine(url)
+        try:  # a new store, upgraded one revision at a time
+            upgraded = {r: await _migrate(reference, "upgrade", r) for r in revisions[:-1]}
+        finally:
+            await reference.dispose()
+    for revision in reversed(revisions[:-1]):
+        assert await _migrate(engine, "downgrade", revision) == upgraded[revision], revision
+        assert await database.current_revision(engine) == revision
+    assert set(await _migrate(engine, "downgrade", "base")) <= {"alembic_version"}
+    assert await database.current_revision(engine) is None
+    await database.upgrade(engine)
+    assert await database.current_revision(engine) == database.HEAD_REVISION
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda c: list(compare_metadata(MigrationContext.configure(c), metadata))
+        )
+    assert diff == []
 
 
 async def test_migrations_build_exactly_the_tables(

@@ -20,7 +20,8 @@ from reelgate.errors import (
 )
 from reelgate.providers.base import Provider
 from reelgate.providers.minimax import MiniMaxProvider
-from reelgate.services.channels import STRIKE_WINDOW_S, ChannelRouter, ChannelService, fault_kind
+from reelgate.services.channel_admin import ChannelService
+from reelgate.services.channels import STRIKE_WINDOW_S, ChannelRouter, fault_kind
 from reelgate.services.limits import LocalRateLimiter
 
 MODEL = "T2V-01"

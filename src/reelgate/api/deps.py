@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 if TYPE_CHECKING:
-    from reelgate.app import Gateway
+    from reelgate.gateway import Gateway
 
 
 def gateway(request: Request) -> Gateway:

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reelgate.domain.images import decode_data_url, inspect_image, is_data_url, is_url
-from reelgate.domain.models import MAX_PROMPT_CHARS, MODELS, Mode, VideoModel, models_for
+from reelgate.domain.models import (
+    MAX_PROMPT_CHARS,
+    MODELS,
+    Mode,
+    ModeRules,
+    VideoModel,
+    models_for,
+)
 from reelgate.domain.urls import parse_web_url
 from reelgate.errors import InvalidParams
 
@@ -93,11 +100,45 @@ def without_empty(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_video_request(body: Any) -> VideoRequest:
-    """Validate a create body against the model table; raise InvalidParams on the first fault."""
+    """Validate a create body against the model table; raise InvalidParams on the first fault.
+
+    The checks run in a fixed order (model, mode, prompt, resolution, duration, flags,
+    callback URL, images), so that a body with several faults is always refused for the
+    same one.
+    """
     if not isinstance(body, Mapping):
         raise InvalidParams("invalid params, the request body must be a JSON object")
     left_empty = {name for name, value in body.items() if is_empty(value)}
     body = without_empty(body)
+    model = _model(body)
+    mode = _mode_of(body)
+    rules = model.modes.get(mode)
+    if rules is None:
+        raise InvalidParams(_mode_refusal(model, mode, left_empty))
+    prompt = _prompt(body, mode)
+    resolution, duration = _resolution_and_duration(body, model, mode, rules)
+    sent = _sent_fields(body, model, mode, prompt)
+    callback_url = _callback_url(body)
+    first = _image(body, "first_frame_image") if "first_frame_image" in body else None
+    last = _image(body, "last_frame_image") if mode is Mode.FL2V else None
+    subject = _subject(body) if mode is Mode.S2V else None
+    if mode is Mode.S2V and first is not None:
+        raise InvalidParams("invalid params, subject reference does not take first_frame_image")
+    return VideoRequest(
+        model=model.name,
+        mode=mode,
+        prompt=prompt,
+        duration=duration,
+        resolution=resolution,
+        first_frame=first,
+        last_frame=last,
+        subject=subject,
+        callback_url=callback_url or None,
+        sent=sent,
+    )
+
+
+def _model(body: Mapping[str, Any]) -> VideoModel:
     model_name = body.get("model")
     if not isinstance(model_name, str) or not model_name:
         raise InvalidParams("invalid params, model is required")
@@ -106,11 +147,10 @@ def parse_video_request(body: Any) -> VideoRequest:
         raise InvalidParams(
             f"invalid params, unknown model {model_name!r}; choose one of: {', '.join(MODELS)}"
         )
-    mode = _mode_of(body)
-    rules = model.modes.get(mode)
-    if rules is None:
-        raise InvalidParams(_mode_refusal(model, mode, left_empty))
+    return model
 
+
+def _prompt(body: Mapping[str, Any], mode: Mode) -> str:
     prompt = body.get("prompt", "")
     if not isinstance(prompt, str):
         raise InvalidParams("invalid params, prompt must be a string")
@@ -120,7 +160,13 @@ def parse_video_request(body: Any) -> VideoRequest:
         raise InvalidParams(
             f"invalid params, prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}"
         )
+    return prompt
 
+
+def _resolution_and_duration(
+    body: Mapping[str, Any], model: VideoModel, mode: Mode, rules: ModeRules
+) -> tuple[str, int]:
+    """The effective resolution and duration: as sent, or the mode's defaults."""
     resolution = body.get("resolution")
     if resolution is None:
         resolution = rules.default_resolution
@@ -142,8 +188,13 @@ def parse_video_request(body: Any) -> VideoRequest:
             f"invalid params, {model.name} at {resolution} allows duration "
             f"{' or '.join(map(str, allowed))} seconds, not {duration}"
         )
+    return resolution, duration
 
-    # only what was sent: an empty field is not forwarded (MiniMax applies its default)
+
+def _sent_fields(
+    body: Mapping[str, Any], model: VideoModel, mode: Mode, prompt: str
+) -> dict[str, Any]:
+    """Only what was sent: an empty field is not forwarded (MiniMax applies its default)."""
     sent: dict[str, Any] = {"model": model.name}
     if "prompt" in body:
         sent["prompt"] = prompt
@@ -159,30 +210,17 @@ def parse_video_request(body: Any) -> VideoRequest:
         if name == "fast_pretreatment" and mode not in (Mode.T2V, Mode.I2V):
             continue  # not part of the FL2V and S2V schemas: not forwarded
         sent[name] = value
+    return sent
 
+
+def _callback_url(body: Mapping[str, Any]) -> str | None:
     callback_url = body.get("callback_url")
-    if callback_url is not None:
-        if not isinstance(callback_url, str) or not is_url(callback_url):
-            raise InvalidParams("invalid params, callback_url must be an http(s) URL")
-        parse_web_url(callback_url, "callback_url")
-
-    first = _image(body, "first_frame_image") if "first_frame_image" in body else None
-    last = _image(body, "last_frame_image") if mode is Mode.FL2V else None
-    subject = _subject(body) if mode is Mode.S2V else None
-    if mode is Mode.S2V and first is not None:
-        raise InvalidParams("invalid params, subject reference does not take first_frame_image")
-    return VideoRequest(
-        model=model.name,
-        mode=mode,
-        prompt=prompt,
-        duration=duration,
-        resolution=resolution,
-        first_frame=first,
-        last_frame=last,
-        subject=subject,
-        callback_url=callback_url or None,
-        sent=sent,
-    )
+    if callback_url is None:
+        return None
+    if not isinstance(callback_url, str) or not is_url(callback_url):
+        raise InvalidParams("invalid params, callback_url must be an http(s) URL")
+    parse_web_url(callback_url, "callback_url")
+    return callback_url
 
 
 def _mode_of(body: Mapping[str, Any]) -> Mode:

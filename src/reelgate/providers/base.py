@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from reelgate.domain.channels import Channel
 from reelgate.domain.requests import VideoRequest
 from reelgate.domain.tasks import UpstreamStatus
 from reelgate.domain.upstream_fields import Scalar
@@ -55,3 +56,7 @@ class Provider(Protocol):
     def download(self, url: str) -> AsyncIterator[bytes]:
         """Stream the bytes at a download URL the upstream gave."""
         ...
+
+
+# The composition root picks the adapter: one Provider per channel, built from its row.
+ProviderFactory = Callable[[Channel], Provider]

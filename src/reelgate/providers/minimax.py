@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from reelgate.domain.channels import Channel
 from reelgate.domain.requests import VideoRequest
 from reelgate.domain.tasks import UpstreamStatus
 from reelgate.domain.upstream_fields import KNOWN_FILE_FIELDS, extra_fields
@@ -23,7 +24,7 @@ from reelgate.errors import (
     UpstreamUnavailable,
     UpstreamUnreachable,
 )
-from reelgate.providers.base import FileInfo, QueryResult
+from reelgate.providers.base import FileInfo, ProviderFactory, QueryResult
 from reelgate.urlguard import BlockedUrl, check_url
 
 # MiniMax documents a one-hour lifetime for download URLs (reference 2.4).
@@ -176,3 +177,20 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None and value != "" else None
     except (TypeError, ValueError):
         return None
+
+
+def minimax_providers(
+    client: httpx.AsyncClient, *, allow_private_downloads: bool = False
+) -> ProviderFactory:
+    """The MiniMax adapter for each channel, all over one shared client."""
+
+    def build(channel: Channel) -> MiniMaxProvider:
+        return MiniMaxProvider(
+            channel.name,
+            channel.base_url,
+            channel.api_key,
+            client,
+            allow_private_downloads=allow_private_downloads,
+        )
+
+    return build

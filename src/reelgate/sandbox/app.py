@@ -62,6 +62,15 @@ def _build(sandbox: Sandbox, authorize: ControlAuth, *, standalone: bool) -> Fas
     async def _error(request: Request, exc: ReelgateError) -> Response:
         return minimax_error(exc)
 
+    _add_task_routes(app, sandbox)
+    _add_file_routes(app, sandbox)
+    add_control_routes(app, sandbox, authorize)
+    return app
+
+
+def _add_task_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """MiniMax's create and query."""
+
     @app.post("/v1/video_generation", tags=["MiniMax v1"])
     async def create(request: Request) -> Response:
         async def handle(call: Call) -> Response:
@@ -90,6 +99,10 @@ def _build(sandbox: Sandbox, authorize: ControlAuth, *, standalone: bool) -> Fas
             return ok(body)
 
         return await serve(sandbox, request, "query", handle)
+
+
+def _add_file_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """MiniMax's file routes, and the signed download URL that ``files/retrieve`` gives."""
 
     @app.get("/v1/files/retrieve", tags=["MiniMax v1"])
     async def retrieve(request: Request, file_id: str = "") -> Response:
@@ -129,9 +142,6 @@ def _build(sandbox: Sandbox, authorize: ControlAuth, *, standalone: bool) -> Fas
         entry.duration_s = sandbox.clock() - entry.t
         sandbox.requests.add(entry)
         return response
-
-    add_control_routes(app, sandbox, authorize)
-    return app
 
 
 def _base_url(request: Request) -> str:

@@ -17,26 +17,21 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
 import httpx
 
 from reelgate.domain.channels import Channel, ChannelState, Cooldown, choose
-from reelgate.domain.models import MODELS
 from reelgate.domain.polling import paced_interval
-from reelgate.domain.urls import parse_web_url
 from reelgate.errors import (
-    InvalidParams,
-    NotFound,
     RateLimited,
     UpstreamError,
     UpstreamRejected,
     UpstreamUnavailable,
     UpstreamUnreachable,
 )
-from reelgate.providers.base import Provider
-from reelgate.providers.minimax import MiniMaxProvider
+from reelgate.providers.base import Provider, ProviderFactory
 from reelgate.services.limits import RateLimiter
 from reelgate.store.channels import ChannelStore
 
@@ -108,8 +103,9 @@ class ChannelRouter:
         self,
         *,
         store: ChannelStore,
-        client: httpx.AsyncClient,
         limiter: RateLimiter,
+        providers: ProviderFactory | None = None,
+        client: httpx.AsyncClient | None = None,
         cooldown: Cooldown = Cooldown(),
         refresh_s: float = 5.0,
         submit_deadline_s: float = 60.0,
@@ -124,9 +120,10 @@ class ChannelRouter:
         self._strike_accounts = strike_accounts
         self._strike_window_s = strike_window_s
         self._pairs: dict[tuple[str, int], _PairHealth] = {}
-        self._allow_private_downloads = allow_private_downloads
         self._store = store
-        self._client = client
+        # the composition root picks the adapter; without one, the MiniMax adapter over
+        # ``client`` (what every channel was before providers became pluggable)
+        self._make_provider = providers or _minimax_providers(client, allow_private_downloads)
         self._limiter = limiter
         self._cooldown = cooldown
         self._refresh_s = refresh_s
@@ -157,13 +154,7 @@ class ChannelRouter:
                     channel.base_url,
                     channel.api_key,
                 ):
-                    self._providers[name] = MiniMaxProvider(
-                        name,
-                        channel.base_url,
-                        channel.api_key,
-                        self._client,
-                        allow_private_downloads=self._allow_private_downloads,
-                    )
+                    self._providers[name] = self._make_provider(channel)
             self._channels = channels
             self._in_flight = await self._store.in_flight()
             self._loaded_at = self._clock()
@@ -345,6 +336,17 @@ class ChannelRouter:
         raise _for_client(last)
 
 
+def _minimax_providers(
+    client: httpx.AsyncClient | None, allow_private_downloads: bool
+) -> ProviderFactory:
+    if client is None:
+        raise ValueError("ChannelRouter needs a provider factory or an httpx client")
+    # imported here: the router itself knows only the Provider port
+    from reelgate.providers.minimax import minimax_providers
+
+    return minimax_providers(client, allow_private_downloads=allow_private_downloads)
+
+
 def _for_client(exc: UpstreamError | None) -> UpstreamError:
     """What the client hears when no channel took the task."""
     if exc is None:
@@ -356,61 +358,3 @@ def _for_client(exc: UpstreamError | None) -> UpstreamError:
             "please tell the operator"
         )
     return exc
-
-
-class ChannelService:
-    """Operator use cases for channels; every change is seen by the router at once here
-    and by other replicas within their refresh interval."""
-
-    def __init__(self, *, store: ChannelStore, router: ChannelRouter) -> None:
-        self._store = store
-        self._router = router
-
-    async def list_all(self) -> list[Channel]:
-        return await self._store.list()
-
-    async def get(self, name: str) -> Channel:
-        channel = await self._store.get(name)
-        if channel is None:
-            raise NotFound(f"no channel named {name!r}")
-        return channel
-
-    async def create(self, channel: Channel) -> Channel:
-        _check(channel)
-        await self._store.create(channel)
-        await self._router.refresh(force=True)
-        return channel
-
-    async def update(self, name: str, **changes: Any) -> Channel:
-        current = await self.get(name)
-        required = ("kind", "base_url", "api_key", "priority", "weight", "enabled")
-        changes = {k: v for k, v in changes.items() if v is not None or k not in required}
-        if "models" in changes and changes["models"] is not None:
-            changes["models"] = tuple(changes["models"])
-        channel = replace(current, **changes)
-        _check(channel)
-        await self._store.replace(channel)
-        await self._router.refresh(force=True)
-        return channel
-
-    async def delete(self, name: str) -> None:
-        if not await self._store.delete(name):
-            raise NotFound(f"no channel named {name!r}")
-        await self._router.refresh(force=True)
-
-
-def _check(channel: Channel) -> None:
-    if not channel.name or len(channel.name) > 64:
-        raise InvalidParams("a channel needs a name of at most 64 characters")
-    if not channel.base_url.startswith(("http://", "https://")):
-        raise InvalidParams("base_url must be an http(s) URL")
-    # a URL no client can call (port 99999, a space) would fail every call as a 500
-    parse_web_url(channel.base_url, "base_url")
-    unknown = [m for m in channel.models or () if m not in MODELS]
-    if unknown:
-        raise InvalidParams(f"unknown models: {', '.join(unknown)}")
-    if channel.weight < 0:
-        raise InvalidParams("weight must be 0 or more")
-    for label, value in (("rpm", channel.rpm), ("max_in_flight", channel.max_in_flight)):
-        if value is not None and value < 1:
-            raise InvalidParams(f"{label} must be at least 1 (leave it out for no limit)")

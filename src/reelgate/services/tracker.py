@@ -53,6 +53,10 @@ Purge = Callable[[datetime], Awaitable[int]]  # deletes what expired before the 
 PURGE_EVERY_S = 60.0
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Tracker(Loop):
     idle_s = 0.2  # how often an idle tracker looks for due tasks
     FORGOTTEN_AFTER = 3  # "task not found" answers in a row before a task counts as lost
@@ -73,7 +77,9 @@ class Tracker(Loop):
         observe: Observe | None = None,
         poll_share: float = POLL_SHARE,
         purge: Purge | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._now = clock  # the time tasks are due, expire and finish by (tests steer it)
         self._tasks = tasks
         self._router = router
         self._files = files
@@ -109,7 +115,7 @@ class Tracker(Loop):
         clock = asyncio.get_running_loop().time
         if self._all_dry(clock()):
             return 0
-        now = datetime.now(UTC)
+        now = self._now()
         claimed_at = clock()
         due = await self._tasks.claim_due(self.owner, now, self.batch, self._lease)
         if not due:
@@ -139,7 +145,7 @@ class Tracker(Loop):
                 await self._tasks.reschedule(
                     task,
                     self.owner,
-                    task.next_poll_at or datetime.now(UTC),
+                    task.next_poll_at or self._now(),
                     count_attempt=False,
                 )
                 return False
@@ -154,7 +160,7 @@ class Tracker(Loop):
         """Query one leased task and record the answer; False if the channel had no
         budget for it (it is put back, without counting as an attempt)."""
         assert task.upstream_task_id is not None
-        if task.deadline_at <= datetime.now(UTC):
+        if task.deadline_at <= self._now():
             await self._expire(task)
             return True
         channel = task.channel
@@ -177,7 +183,7 @@ class Tracker(Loop):
                     task.id,
                     LOST_CODE,
                     f"{LOST_MESSAGE} ({exc.code}: {exc.message})",
-                    datetime.now(UTC),
+                    self._now(),
                     reason=FailureReason.LOST,
                     owner=self.owner,
                 )
@@ -190,7 +196,7 @@ class Tracker(Loop):
 
     async def apply(self, task: Task, result: QueryResult, owner: str | None) -> None:
         """Record what the upstream said about a task (from a poll or a push)."""
-        now = datetime.now(UTC)
+        now = self._now()
         if result.status is UpstreamStatus.SUCCESS and result.file_id:
             await self._succeed(task, result, owner)
         elif result.status is UpstreamStatus.FAIL:
@@ -242,10 +248,10 @@ class Tracker(Loop):
             extra=info.extra,  # kept: files/retrieve is answered from the store
         )
         done = await self._tasks.record_success(
-            task.id, file, datetime.now(UTC), owner=owner, copy_pending=self._files.copies
+            task.id, file, self._now(), owner=owner, copy_pending=self._files.copies
         )
         if done is not None and self._observe is not None:
-            self._observe("completed", (datetime.now(UTC) - task.created_at).total_seconds())
+            self._observe("completed", (self._now() - task.created_at).total_seconds())
 
     async def on_push(self, platform_id: str, body: Mapping[str, Any]) -> None:
         """A status change pushed by the upstream: record it at once.
@@ -294,11 +300,11 @@ class Tracker(Loop):
 
     async def _poll_soon(self, task: Task) -> None:
         """Make a task due at once, for the tracker to settle with a query."""
-        await self._tasks.poll_now(task.id, datetime.now(UTC))
+        await self._tasks.poll_now(task.id, self._now())
         self.wake()
 
     async def _retry_later(self, task: Task, *, missing: bool = False) -> None:
-        next_poll = datetime.now(UTC) + timedelta(seconds=self._next_delay(task, self._schedule))
+        next_poll = self._now() + timedelta(seconds=self._next_delay(task, self._schedule))
         await self._tasks.reschedule(task, self.owner, next_poll, missing=missing)
 
     async def _not_now(self, task: Task) -> None:
@@ -307,13 +313,13 @@ class Tracker(Loop):
         await self._tasks.reschedule(
             task,
             self.owner,
-            datetime.now(UTC) + timedelta(seconds=BUDGET_RETRY_S * (1 + self._rng.random())),
+            self._now() + timedelta(seconds=BUDGET_RETRY_S * (1 + self._rng.random())),
             count_attempt=False,
         )
 
     async def sweep(self) -> None:
         """Settle what polling alone cannot: deadlines, interrupted submits, pending copies."""
-        now = datetime.now(UTC)
+        now = self._now()
         for task in await self._tasks.overdue(now, 100):
             await self._expire(task)
         for task in await self._tasks.stale_submitting(now - self._submit_grace):
@@ -340,7 +346,7 @@ class Tracker(Loop):
             task.id,
             DEADLINE_CODE,
             DEADLINE_MESSAGE,
-            datetime.now(UTC),
+            self._now(),
             reason=FailureReason.DEADLINE_EXCEEDED,
         )
 
@@ -363,7 +369,7 @@ class Tracker(Loop):
         # back off per task, so that a few videos that can never be copied do not keep
         # the others waiting
         delay = min(COPY_RETRY_MAX_S, COPY_RETRY_FIRST_S * 2**task.copy_attempts)
-        await self._tasks.copy_failed(task, datetime.now(UTC) + timedelta(seconds=delay))
+        await self._tasks.copy_failed(task, self._now() + timedelta(seconds=delay))
 
 
 def _size(value: Any) -> int | None:

@@ -2,22 +2,25 @@
 
 Every endpoint that takes an id is probed with another account's ids: the answer must be
 exactly the one for an id that does not exist (same status, same body but for the
-request id), so a probe cannot even learn that the id is real.
+request id), so a probe cannot even learn that the id is real. In process: the tasks
+finish on the fake upstream's cue, their videos copied into the gateway's storage.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from reelgate.domain.ids import new_platform_id
-from tests.e2e.operator import T2V, Operator
-from tests.support import Server
+from tests.inprocess.harness import InProcess
+from tests.inprocess.operator import T2V, Operator
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @dataclass(frozen=True)
@@ -28,42 +31,39 @@ class Tenant:
     file_id: str
     download_url: str
 
-    def http(self, server: Server) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.key}"}
-        return httpx.Client(base_url=server.url, headers=headers, timeout=30, trust_env=False)
+    def http(self, gateway: InProcess) -> httpx.AsyncClient:
+        return gateway.client(self.key)
 
 
-def finished_task(server: Server, key: str) -> Tenant:
+async def finished_task(gateway: InProcess, key: str) -> Tenant:
     """A new succeeded task of the key's account, with its file and signed URL."""
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(
-        base_url=server.url + "/minimaxi/v1", headers=headers, timeout=30, trust_env=False
-    ) as mm:
-        made = mm.post("/video_generation", json=T2V).json()
+    async with gateway.client(key, "/minimaxi/v1") as mm:
+        made = (await mm.post("/video_generation", json=T2V)).json()
         assert made["base_resp"]["status_code"] == 0, made
-        deadline = time.monotonic() + 90
-        while True:
-            done = mm.get("/query/video_generation", params={"task_id": made["task_id"]}).json()
-            if done["status"] in ("Success", "Fail") or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        await gateway.finish(made["task_id"])
+        query = {"task_id": made["task_id"]}
+        done = (await mm.get("/query/video_generation", params=query)).json()
         assert done["status"] == "Success", done
-        file = mm.get("/files/retrieve", params={"file_id": done["file_id"]}).json()["file"]
-    return Tenant(key, made["task_id"], made["platform_id"], done["file_id"], file["download_url"])
+        file = (await mm.get("/files/retrieve", params={"file_id": done["file_id"]})).json()
+    return Tenant(
+        key, made["task_id"], made["platform_id"], done["file_id"], file["file"]["download_url"]
+    )
 
 
-@pytest.fixture(scope="module")
-def tenants(server: Server) -> tuple[Tenant, Tenant]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def tenants(gateway: InProcess) -> tuple[Tenant, Tenant]:
     """Two accounts, each with its own key and one finished task."""
-    with Operator(server) as op:
-        keys = [op.client()[1]["key"] for _ in range(2)]
-    return finished_task(server, keys[0]), finished_task(server, keys[1])
+    async with Operator(gateway) as op:
+        keys = [(await op.client())[1]["key"] for _ in range(2)]
+    return await finished_task(gateway, keys[0]), await finished_task(gateway, keys[1])
 
 
-@pytest.fixture
-def mine(server: Server, tenants: tuple[Tenant, Tenant]) -> Iterator[httpx.Client]:
+@pytest_asyncio.fixture(loop_scope="module")
+async def mine(
+    gateway: InProcess, tenants: tuple[Tenant, Tenant]
+) -> AsyncIterator[httpx.AsyncClient]:
     """The first account's client: it probes the second account's ids."""
-    with tenants[0].http(server) as client:
+    async with tenants[0].http(gateway) as client:
         yield client
 
 
@@ -100,19 +100,21 @@ PROBES = [
 ]
 
 
-def probe(client: httpx.Client, method: str, path: str, param: str | None, value: str) -> Any:
+async def probe(
+    client: httpx.AsyncClient, method: str, path: str, param: str | None, value: str
+) -> Any:
     if param is None:
-        return answer(client.request(method, path.format(id=value)))
-    return answer(client.request(method, path, params={param: value}))
+        return answer(await client.request(method, path.format(id=value)))
+    return answer(await client.request(method, path, params={param: value}))
 
 
 @pytest.mark.parametrize(
     ("name", "method", "path", "param", "which"), PROBES, ids=[p[0] for p in PROBES]
 )
-def test_a_foreign_id_reads_as_missing(
-    server: Server,
+async def test_a_foreign_id_reads_as_missing(
+    gateway: InProcess,
     tenants: tuple[Tenant, Tenant],
-    mine: httpx.Client,
+    mine: httpx.AsyncClient,
     name: str,
     method: str,
     path: str,
@@ -120,37 +122,41 @@ def test_a_foreign_id_reads_as_missing(
     which: str,
 ) -> None:
     theirs = getattr(tenants[1], which)
-    foreign = probe(mine, method, path, param, theirs)
-    missing = probe(mine, method, path, param, MISSING[which])
+    foreign = await probe(mine, method, path, param, theirs)
+    missing = await probe(mine, method, path, param, MISSING[which])
     assert foreign == missing
     status, body = missing  # and that answer is "not found", not some other refusal
     assert status == 404 or (status == 200 and body["base_resp"]["status_code"] == 2013), missing
     # and the same request with the owner's key does find it (the probe was a real id)
-    with tenants[1].http(server) as owner:
+    async with tenants[1].http(gateway) as owner:
         if method == "GET":
-            assert probe(owner, method, path, param, theirs)[0] == 200
+            assert (await probe(owner, method, path, param, theirs))[0] == 200
     # the owner's task is untouched by the probe (a foreign cancel cancelled nothing)
-    with tenants[1].http(server) as owner:
-        task = owner.get(f"/v1/tasks/{tenants[1].platform_id}").json()
+    async with tenants[1].http(gateway) as owner:
+        task = (await owner.get(f"/v1/tasks/{tenants[1].platform_id}")).json()
     assert task["status"] == "succeeded"
 
 
-def test_lists_hold_only_own_tasks(server: Server, tenants: tuple[Tenant, Tenant]) -> None:
+async def test_lists_hold_only_own_tasks(
+    gateway: InProcess, tenants: tuple[Tenant, Tenant]
+) -> None:
     for me, other in (tenants, tenants[::-1]):
-        with me.http(server) as client:
-            listed = client.get("/v1/tasks", params={"limit": 200}).json()
+        async with me.http(gateway) as client:
+            listed = (await client.get("/v1/tasks", params={"limit": 200})).json()
         ids = {t["platform_id"] for t in listed["data"]}
         assert me.platform_id in ids and other.platform_id not in ids
 
 
-def test_signed_urls_are_bound_to_their_task(tenants: tuple[Tenant, Tenant]) -> None:
+async def test_signed_urls_are_bound_to_their_task(
+    gateway: InProcess, tenants: tuple[Tenant, Tenant]
+) -> None:
     mine, theirs = tenants
     # the signed URL works on its own, with no Authorization header
-    with httpx.Client(timeout=30, trust_env=False) as plain:
-        assert plain.get(theirs.download_url).status_code == 200
+    async with gateway.client(None) as plain:
+        assert (await plain.get(theirs.download_url)).status_code == 200
         # the same signature with another task's platform_id in the path opens nothing
         swapped = theirs.download_url.replace(theirs.platform_id, mine.platform_id)
         assert swapped != theirs.download_url
-        resp = plain.get(swapped)
+        resp = await plain.get(swapped)
         assert resp.status_code == 404
-        assert resp.content == plain.get(swapped.replace("sig=", "sig=0")).content
+        assert resp.content == (await plain.get(swapped.replace("sig=", "sig=0"))).content

@@ -1,0 +1,147 @@
+"""What goes into a ``tasks`` row and what comes out of one: the insert's input, the
+list filter, and the mapping of rows to domain objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from reelgate.domain.tasks import Task, TaskEvent, TaskStatus, UpstreamStatus, VideoFile
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    platform_id: str
+    account_id: int
+    api_key_id: int | None
+    model: str
+    mode: str
+    channel: str
+    request: dict[str, Any]
+    duration: int
+    resolution: str
+    price: int
+    callback_url: str | None
+    deadline_at: datetime
+    max_in_flight: int | None = None  # the key's limit, checked under the account's lock
+    account_max_in_flight: int | None = None  # the account's, over all of its keys
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    status: str | None = None
+    model: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def _upstream(value: str | None) -> UpstreamStatus | None:
+    return UpstreamStatus(value) if value else None
+
+
+def to_file(row: Any) -> VideoFile | None:
+    if row.file_id is None:
+        return None
+    return VideoFile(
+        file_id=row.file_id,
+        width=row.file_width or 0,
+        height=row.file_height or 0,
+        bytes=row.file_bytes,
+        filename=row.file_name or "output.mp4",
+        upstream_url=row.file_upstream_url,
+        upstream_url_expires_at=row.file_upstream_expires_at,
+        storage_key=row.file_storage_key,
+        sha256=row.file_sha256,
+        created_at=row.file_created_at,
+        extra=row.file_extra or {},
+    )
+
+
+def to_task(row: Any) -> Task:
+    return Task(
+        id=row.id,
+        platform_id=row.platform_id,
+        account_id=row.account_id,
+        api_key_id=row.api_key_id,
+        model=row.model,
+        mode=row.mode,
+        status=TaskStatus(row.status),
+        upstream_status=_upstream(row.upstream_status),
+        upstream_task_id=row.upstream_task_id,
+        channel=row.channel,
+        request=row.request,
+        duration=row.duration,
+        resolution=row.resolution,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        finished_at=row.finished_at,
+        deadline_at=row.deadline_at,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        error_reason=row.error_reason,
+        file=to_file(row),
+        callback_url=row.callback_url,
+        price=row.price,
+        poll_attempts=row.poll_attempts,
+        missing_polls=row.missing_polls,
+        copy_attempts=row.copy_attempts,
+        next_poll_at=row.next_poll_at,
+        upstream_callback=row.upstream_callback,
+    )
+
+
+def to_event(row: Any) -> TaskEvent:
+    return TaskEvent(
+        seq=row.seq,
+        status=TaskStatus(row.status),
+        upstream_status=_upstream(row.upstream_status),
+        created_at=row.created_at,
+    )
+
+
+def new_row(new: NewTask, status: TaskStatus, now: datetime) -> dict[str, Any]:
+    """The row of a task just created, in ``status`` (the lifecycle's first)."""
+    return {
+        "platform_id": new.platform_id,
+        "account_id": new.account_id,
+        "api_key_id": new.api_key_id,
+        "model": new.model,
+        "mode": new.mode,
+        "status": status.value,
+        "channel": new.channel,
+        "upstream_callback": False,
+        "request": new.request,
+        "duration": new.duration,
+        "resolution": new.resolution,
+        "price": new.price,
+        "callback_url": new.callback_url,
+        "created_at": now,
+        "updated_at": now,
+        "deadline_at": new.deadline_at,
+        "poll_attempts": 0,
+        "missing_polls": 0,
+        "event_seq": 0,
+        "file_copy_pending": False,
+        "copy_attempts": 0,
+    }
+
+
+def file_values(file: VideoFile, now: datetime, *, copy_pending: bool) -> dict[str, Any]:
+    """The columns a success writes for its file; ``copy_pending``: the gateway still
+    wants its own copy (and has none yet)."""
+    return {
+        "file_id": file.file_id,
+        "file_bytes": file.bytes,
+        "file_width": file.width,
+        "file_height": file.height,
+        "file_name": file.filename,
+        "file_upstream_url": file.upstream_url,
+        "file_upstream_expires_at": file.upstream_url_expires_at,
+        "file_created_at": file.created_at,
+        "file_extra": dict(file.extra) or None,
+        "file_copy_pending": copy_pending and file.storage_key is None,
+        "next_copy_at": now,
+        "file_storage_key": file.storage_key,
+        "file_sha256": file.sha256,
+    }
