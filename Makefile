@@ -23,20 +23,22 @@ test: $(STAMP)  ## lint, type-check and run the tests on SQLite and on PostgreSQ
 
 # No subprocess, no sleep: the unit tier and the in-process tier (the app over ASGI on a
 # fake upstream), on SQLite. Under 90 s on two cores.
-test-fast: $(STAMP)  ## ruff, mypy, then the unit and in-process tests on SQLite (no servers)
+test-fast: $(STAMP)  ## ruff, mypy, lint-imports, then the unit and in-process tests on SQLite
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	REELGATE_TEST_DATABASE=sqlite REELGATE_TEST_REDIS_URL= $(BIN)/pytest -q -p no:cacheprovider tests/unit tests/inprocess
 
 # Tens of minutes: `make mutation MUTANTS='reelgate.domain.*'` runs a part (scripts/mutation).
 mutation: $(STAMP)  ## mutation testing (mutmut) of domain, money, lifecycle, idempotency, URL guard
 	bash scripts/mutation $(MUTANTS)
 
-lint: $(STAMP)  ## ruff and mypy only
+lint: $(STAMP)  ## ruff, mypy and the import-linter contracts only
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:  ## remove the virtual environment and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

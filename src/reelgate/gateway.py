@@ -32,6 +32,7 @@ from reelgate.services.channel_config import declare_channels
 from reelgate.services.channels import ChannelRouter
 from reelgate.services.events import EventBus, StreamSlots
 from reelgate.services.files import FileService
+from reelgate.services.idempotency import IdempotencyService
 from reelgate.services.limits import LocalRateLimiter, RateLimiter
 from reelgate.services.metrics import Metrics
 from reelgate.services.redis_events import RedisEventFanout
@@ -70,7 +71,7 @@ class Gateway:
     channels: ChannelService
     upstream_callbacks: UpstreamCallbacks
     metrics: Metrics
-    idempotency: IdempotencyStore
+    idempotency: IdempotencyService
     deliveries: DeliveryStore
     dispatcher: Dispatcher
     task_service: TaskService
@@ -169,7 +170,9 @@ class Parts:
             channels=ChannelService(store=channel_store, router=router),
             upstream_callbacks=callbacks,
             metrics=metrics,
-            idempotency=idempotency,
+            idempotency=IdempotencyService(
+                idempotency, ttl_s=settings.idempotency_ttl_s, lease_s=settings.idempotency_lease
+            ),
             deliveries=deliveries,
             dispatcher=self._dispatcher(deliveries),
             task_service=self._task_service(tasks, router, callbacks, tracker, events),

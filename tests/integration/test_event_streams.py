@@ -138,11 +138,14 @@ async def test_idle_streams_read_nothing_and_the_cap_holds(live: Live) -> None:
     task = await new_live_task(live)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with httpx.AsyncClient(base_url=live.url, headers=headers, timeout=10) as http:
+        live.task_event_reads.clear()
         streams = [open_stream(http, task.platform_id) for _ in range(CAP)]
         for s in streams:
             await s.opened.wait()
             assert s.status == 200
-        await until(lambda: live.gw.events.waiting() == CAP)  # each read once, now asleep
+        # each subscribed and read once, now asleep (a stream subscribes before its first
+        # read, and its answer starts before it: wait for the reads themselves)
+        await until(lambda: live.gw.events.waiting() == CAP and len(live.task_event_reads) >= CAP)
 
         # one past the cap: 429 in the platform's shape
         refused = await http.get(f"/v1/tasks/{task.platform_id}/events")
@@ -182,8 +185,9 @@ async def test_where_changes_may_go_unheard_streams_reread_at_each_keepalive(
     task = await new_live_task(live)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with httpx.AsyncClient(base_url=live.url, headers=headers, timeout=10) as http:
+        live.task_event_reads.clear()
         stream = open_stream(http, task.platform_id)
-        await until(lambda: live.gw.events.waiting() == 1)
+        await until(lambda: live.gw.events.waiting() == 1 and len(live.task_event_reads) >= 1)
         live.task_event_reads.clear()
         await asyncio.sleep(5 * KEEPALIVE_S)
         # one re-read per keep-alive, not one a second per stream

@@ -16,8 +16,8 @@ from reelgate.api.params import InFlight, Rate, RowId, Text, UtcDatetime
 from reelgate.api.platform import ERRORS
 from reelgate.api.views import iso
 from reelgate.domain import bounds
+from reelgate.domain.accounts import Account, ApiKey
 from reelgate.domain.pricing import PriceTable
-from reelgate.store.accounts import Account, ApiKey
 from reelgate.wire import JSONResponse, bearer_token
 
 

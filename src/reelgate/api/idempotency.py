@@ -8,6 +8,7 @@ upstream outages) are not kept, so the retry runs for real.
 The first request holds the key under a lease (``Settings.idempotency_lease``, a bit more
 than the longest a create may take) that it renews while it runs; if its process dies, a
 retry after the lease takes the key over and runs the request (store/idempotency.py).
+The key's use cases are services/idempotency.py; this module is their HTTP side.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 
 import orjson
 from starlette.requests import Request
@@ -34,7 +34,7 @@ from reelgate.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from reelgate.store.idempotency import IN_PROGRESS, IdempotencyStore
+from reelgate.services.idempotency import IN_PROGRESS, IdempotencyService
 from reelgate.wire import OFF_LOOP_BYTES, JSONResponse
 
 log = logging.getLogger(__name__)
@@ -74,14 +74,9 @@ async def idempotent(
         fingerprint = await asyncio.to_thread(_fingerprint, head, body)
     else:
         fingerprint = _fingerprint(head, body)
-    now = datetime.now(UTC)
-    expires = now + timedelta(seconds=gw.settings.idempotency_ttl_s)
     owner = uuid.uuid4().hex
-    lease = timedelta(seconds=gw.settings.idempotency_lease)
-    store = gw.idempotency
-    earlier = await store.begin(
-        account_id, key, fingerprint, now, expires, owner=owner, lease=lease
-    )
+    keys = gw.idempotency
+    earlier = await keys.begin(account_id, key, fingerprint, owner)
     if earlier is not None:
         if earlier.fingerprint != fingerprint:
             raise ValidationFailed(
@@ -95,18 +90,18 @@ async def idempotent(
             status_code=earlier.status_code,
             headers={"Idempotent-Replayed": "true"},
         )
-    async with _renewing(store, account_id, key, owner, lease):
+    async with _renewing(keys, account_id, key, owner):
         try:
             response = await handler()
         except ReelgateError as exc:
             if not _keep(exc):
-                await store.abandon(account_id, key, owner)
+                await keys.abandon(account_id, key, owner)
                 raise
             response = error_response(exc, request)
         except BaseException:
-            await store.abandon(account_id, key, owner)
+            await keys.abandon(account_id, key, owner)
             raise
-    if not await store.finish(
+    if not await keys.finish(
         account_id, key, owner, response.status_code, orjson.loads(bytes(response.body))
     ):
         log.warning("%s %r was taken over while its first request ran", HEADER, key)
@@ -115,15 +110,15 @@ async def idempotent(
 
 @contextlib.asynccontextmanager
 async def _renewing(
-    store: IdempotencyStore, account_id: int, key: str, owner: str, lease: timedelta
+    keys: IdempotencyService, account_id: int, key: str, owner: str
 ) -> AsyncIterator[None]:
     """Renew the key's lease while the request runs, so that only a dead owner loses it."""
 
     async def renew() -> None:
         while True:
-            await asyncio.sleep(lease.total_seconds() / RENEWALS_PER_LEASE)
+            await asyncio.sleep(keys.lease.total_seconds() / RENEWALS_PER_LEASE)
             try:
-                if not await store.renew(account_id, key, owner, datetime.now(UTC) + lease):
+                if not await keys.renew(account_id, key, owner):
                     return  # taken over: finish() will say so
             except Exception as exc:  # the store blinked: the next renewal may work
                 log.warning("could not renew the lease of %s %r: %s", HEADER, key, exc)

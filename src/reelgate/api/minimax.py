@@ -23,9 +23,9 @@ from reelgate.api.schemas import (
     QueryResponse,
     RetrieveResponse,
 )
+from reelgate.domain.accounts import ApiKey
 from reelgate.domain.tasks import Task, TaskStatus
 from reelgate.errors import InvalidApiKey, InvalidParams
-from reelgate.store.accounts import ApiKey
 from reelgate.wire import JSONResponse, bearer_token, json_body, key_refusal, ok
 
 PREFIX = "/minimaxi/v1"

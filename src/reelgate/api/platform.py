@@ -18,8 +18,8 @@ from reelgate.api.deps import gateway
 from reelgate.api.idempotency import idempotent
 from reelgate.api.params import UtcDatetime
 from reelgate.api.views import ErrorBody, TaskList, TaskObject, event_data, task_object
-from reelgate.store.accounts import ApiKey
-from reelgate.store.tasks import TaskFilter
+from reelgate.domain.accounts import ApiKey
+from reelgate.domain.tasks import TaskFilter
 from reelgate.wire import JSONResponse, bearer_token
 
 ERRORS: dict[int | str, dict[str, object]] = {

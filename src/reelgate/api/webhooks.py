@@ -13,9 +13,9 @@ from reelgate.api.deps import gateway
 from reelgate.api.params import RowId
 from reelgate.api.platform import ERRORS
 from reelgate.api.views import iso
+from reelgate.domain.deliveries import Delivery
 from reelgate.domain.webhooks import new_secret
 from reelgate.errors import NotFound
-from reelgate.store.deliveries import Delivery
 from reelgate.wire import JSONResponse, bearer_token
 
 router = APIRouter(responses=ERRORS)

@@ -160,6 +160,16 @@ class TaskEvent:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """What a task list is narrowed to (GET /v1/tasks); None: any."""
+
+    status: str | None = None
+    model: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
 class FailureReason(StrEnum):
     """Why a task ended without a video: machine-readable, next to the code and message."""
 

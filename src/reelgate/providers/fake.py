@@ -94,7 +94,8 @@ class FakeUpstream:
     video_bytes: bytes = b"\x00\x00\x00\x18ftypmp42" + bytes(4096)
     tasks: dict[str, FakeTask] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
-    _faults: dict[Operation, list[UpstreamError]] = field(default_factory=dict)
+    # faults queued per (operation, channel); channel None: whichever channel calls next
+    _faults: dict[tuple[Operation, str | None], list[UpstreamError]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(300000000000))
 
     def __call__(self, channel: Channel) -> FakeProvider:
@@ -102,17 +103,35 @@ class FakeUpstream:
 
     # -- cues ---------------------------------------------------------------------------
 
-    def refuse_next(self, operation: Operation, code: int, message: str, times: int = 1) -> None:
-        """The next ``times`` calls of ``operation`` are refused with MiniMax ``code``."""
-        self.fault_next(operation, *(UpstreamRejected(code, message) for _ in range(times)))
+    def refuse_next(
+        self,
+        operation: Operation,
+        code: int,
+        message: str,
+        times: int = 1,
+        channel: str | None = None,
+    ) -> None:
+        """The next ``times`` calls of ``operation`` (through ``channel`` only, if named)
+        are refused with MiniMax ``code``."""
+        errors = (UpstreamRejected(code, message) for _ in range(times))
+        self.fault_next(operation, *errors, channel=channel)
 
-    def fault_next(self, operation: Operation, *errors: UpstreamError) -> None:
-        """The next calls of ``operation`` raise these, in order."""
-        self._faults.setdefault(operation, []).extend(errors)
+    def fault_next(
+        self, operation: Operation, *errors: UpstreamError, channel: str | None = None
+    ) -> None:
+        """The next calls of ``operation`` (through ``channel`` only, if named) raise
+        these, in order."""
+        self._faults.setdefault((operation, channel), []).extend(errors)
 
-    def unreachable_next(self, operation: Operation, times: int = 1) -> None:
+    def clear_faults(self) -> None:
+        """Forget the faults queued and not yet met."""
+        self._faults.clear()
+
+    def unreachable_next(
+        self, operation: Operation, times: int = 1, channel: str | None = None
+    ) -> None:
         errors = (UpstreamUnreachable(f"upstream {operation} failed: ConnectError"),) * times
-        self.fault_next(operation, *errors)
+        self.fault_next(operation, *errors, channel=channel)
 
     def timeout_next(self, operation: Operation, times: int = 1) -> None:
         self.fault_next(operation, *(UpstreamTimeout(f"upstream {operation} timed out"),) * times)
@@ -160,9 +179,10 @@ class FakeUpstream:
 
     def _enter(self, channel: str, operation: Operation, argument: str) -> None:
         self.calls.append(Call(channel, operation, argument))
-        queued = self._faults.get(operation)
-        if queued:
-            raise queued.pop(0)
+        for key in ((operation, channel), (operation, None)):  # the channel's own first
+            queued = self._faults.get(key)
+            if queued:
+                raise queued.pop(0)
 
 
 class FakeProvider:

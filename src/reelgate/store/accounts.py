@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,44 +10,16 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reelgate.domain.accounts import Account as Account  # re-exported: they lived here
+from reelgate.domain.accounts import ApiKey as ApiKey
 from reelgate.domain.bounds import MAX_BALANCE
 from reelgate.errors import Conflict, InvalidParams, NotFound
 from reelgate.store.database import begin
 from reelgate.store.money import move
 from reelgate.store.tables import accounts, api_keys, meta
 
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    id: int
-    name: str
-    status: str
-    balance: int
-    created_at: datetime
-    rpm_limit: int | None = None  # over all of its keys together; None: no limit
-    max_in_flight: int | None = None
-
-
 # The account-wide limits an operator can change (PATCH /admin/v1/accounts/{id}).
 ACCOUNT_LIMITS = ("rpm_limit", "max_in_flight")
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: int
-    account_id: int
-    name: str
-    prefix: str
-    models: list[str] | None
-    rpm_limit: int | None
-    max_in_flight: int | None
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    created_at: datetime
-    account_status: str = "active"
-    # the account's own limits, read with the key (one query): they bind all its keys
-    account_rpm_limit: int | None = None
-    account_max_in_flight: int | None = None
 
 
 def _account(row: Any) -> Account:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,28 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 from ulid import ULID
 
+from reelgate.domain.deliveries import Delivery as Delivery  # re-exported: it lived here
 from reelgate.store.database import begin
 from reelgate.store.tables import deliveries, webhook_secrets
 
 PENDING, DELIVERED, FAILED, GONE = "pending", "delivered", "failed", "gone"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: int
-    msg_id: str
-    task_id: int
-    account_id: int
-    seq: int
-    url: str
-    body: dict[str, Any]
-    state: str
-    attempts: int
-    next_attempt_at: datetime
-    last_status: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
 
 
 def _delivery(row: Any) -> Delivery:

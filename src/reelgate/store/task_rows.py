@@ -1,5 +1,5 @@
-"""What goes into a ``tasks`` row and what comes out of one: the insert's input, the
-list filter, and the mapping of rows to domain objects."""
+"""What goes into a ``tasks`` row and what comes out of one: the insert's input and the
+mapping of rows to domain objects."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from reelgate.domain.tasks import Task, TaskEvent, TaskStatus, UpstreamStatus, VideoFile
+from reelgate.domain.tasks import TaskFilter as TaskFilter  # re-exported: it lived here
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +27,6 @@ class NewTask:
     deadline_at: datetime
     max_in_flight: int | None = None  # the key's limit, checked under the account's lock
     account_max_in_flight: int | None = None  # the account's, over all of its keys
-
-
-@dataclass(frozen=True, slots=True)
-class TaskFilter:
-    status: str | None = None
-    model: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
 
 
 def _upstream(value: str | None) -> UpstreamStatus | None:
