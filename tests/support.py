@@ -81,6 +81,25 @@ def fresh_database(data_dir: Path, url: str | None = None) -> Iterator[str]:
         )
 
 
+@contextmanager
+def migrated_database(data_dir: Path) -> Iterator[str]:
+    """A fresh database (``fresh_database``) brought up to the current schema, for store
+    tests that share one database per module."""
+    with fresh_database(data_dir) as url:
+        asyncio.run(_upgrade(url))
+        yield url
+
+
+async def _upgrade(url: str) -> None:
+    from reelgate.store import database
+
+    engine = database.create_engine(url)
+    try:
+        await database.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

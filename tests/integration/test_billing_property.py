@@ -49,7 +49,7 @@ from reelgate.store.reports import Reports
 from reelgate.store.tables import accounts as accounts_table
 from reelgate.store.tables import ledger, tasks
 from reelgate.store.tasks import NewTask, TaskStore
-from tests.support import fresh_database
+from tests.support import migrated_database
 from tests.support import new_task as make_task
 
 FILE = VideoFile(file_id="1", width=1280, height=720, bytes=1)
@@ -297,17 +297,8 @@ async def run_scenario(url: str, drawn: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fresh_database(tmp_path_factory.mktemp("billing")) as url:
-        asyncio.run(_migrate(url))
+    with migrated_database(tmp_path_factory.mktemp("billing")) as url:
         yield url
-
-
-async def _migrate(url: str) -> None:
-    engine = database.create_engine(url)
-    try:
-        await database.upgrade(engine)
-    finally:
-        await engine.dispose()
 
 
 @settings(

@@ -8,7 +8,6 @@ gateway in this process (``httpx.ASGITransport``), on the same kinds of store.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from reelgate.store import database, tables
 from reelgate.store.accounts import AccountStore
 from reelgate.store.idempotency import DONE, IN_PROGRESS, IdempotencyStore
 from reelgate.store.tasks import TaskStore
-from tests.support import ADMIN_TOKEN, API_KEY, fresh_database, new_task
+from tests.support import ADMIN_TOKEN, API_KEY, fresh_database, migrated_database, new_task
 
 LEASE = timedelta(seconds=30)
 TTL = timedelta(hours=24)
@@ -60,17 +59,8 @@ class Keys:
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One migrated database for the module's store tests; each has accounts of its own."""
-    with fresh_database(tmp_path_factory.mktemp("idempotency")) as url:
-        asyncio.run(_migrate(url))
+    with migrated_database(tmp_path_factory.mktemp("idempotency")) as url:
         yield url
-
-
-async def _migrate(url: str) -> None:
-    engine = database.create_engine(url)
-    try:
-        await database.upgrade(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

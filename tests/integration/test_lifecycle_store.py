@@ -5,7 +5,6 @@ mutant that a hand-made mutation run let through (issue 15)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from reelgate.store import database
 from reelgate.store.accounts import AccountStore
 from reelgate.store.tables import deliveries, ledger, tasks
 from reelgate.store.tasks import TaskStore
-from tests.support import fresh_database, new_task
+from tests.support import migrated_database, new_task
 
 PRICE = 25
 FILE = VideoFile(file_id="7", width=1280, height=720, bytes=3)
@@ -76,17 +75,8 @@ class Lifecycle:
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One migrated database for the module; each test uses accounts of its own."""
-    with fresh_database(tmp_path_factory.mktemp("lifecycle")) as url:
-        asyncio.run(_migrate(url))
+    with migrated_database(tmp_path_factory.mktemp("lifecycle")) as url:
         yield url
-
-
-async def _migrate(url: str) -> None:
-    engine = database.create_engine(url)
-    try:
-        await database.upgrade(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from reelgate.store.accounts import AccountStore
 from reelgate.store.reports import Reports
 from reelgate.store.tables import ledger, tasks
 from reelgate.store.tasks import TaskStore
-from tests.support import fresh_database, new_task
+from tests.support import migrated_database, new_task
 
 PRICE = 43
 FILE = VideoFile(file_id="9", width=1280, height=720, bytes=1)
@@ -82,17 +82,8 @@ class Stores:
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One migrated database for the module; each test uses accounts of its own."""
-    with fresh_database(tmp_path_factory.mktemp("money")) as url:
-        asyncio.run(migrate(url))
+    with migrated_database(tmp_path_factory.mktemp("money")) as url:
         yield url
-
-
-async def migrate(url: str) -> None:
-    engine = database.create_engine(url)
-    try:
-        await database.upgrade(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
