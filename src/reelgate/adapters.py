@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import httpx
 from redis.asyncio import Redis
 
+from reelgate.blobs.base import Storage
+from reelgate.blobs.local import LocalStorage
 from reelgate.providers.base import ProviderFactory
 from reelgate.providers.minimax import minimax_providers
 from reelgate.settings import STANDALONE_SANDBOX_KEY, Settings
-from reelgate.storage.base import Storage
-from reelgate.storage.local import LocalStorage
 
 if TYPE_CHECKING:
     from reelgate.sandbox.service import Sandbox
@@ -37,7 +37,7 @@ def build_storage(settings: Settings) -> Storage:
     if not settings.storage_s3_bucket:
         raise ValueError("storage_backend=s3 needs REELGATE_STORAGE_S3_BUCKET")
     # imported here: the S3 client (aiobotocore, aiohttp: ~50 MiB) only where it is used
-    from reelgate.storage.s3 import S3Config, S3Storage
+    from reelgate.blobs.s3 import S3Config, S3Storage
 
     secret = settings.storage_s3_secret_access_key
     return S3Storage(

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reelgate.blobs.base import Storage
 from reelgate.domain.channels import Cooldown
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
@@ -42,7 +43,6 @@ from reelgate.services.tasks import TaskService
 from reelgate.services.tracker import Tracker, utc_now
 from reelgate.services.upstream_callbacks import UpstreamCallbacks
 from reelgate.settings import Settings
-from reelgate.storage.base import Storage
 from reelgate.store import database
 from reelgate.store.accounts import AccountStore
 from reelgate.store.channels import ChannelStore

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from reelgate.api.files import RangeNotSatisfiable, byte_range
+from reelgate.blobs.base import Storage, StorageError
+from reelgate.blobs.local import LocalStorage
+from reelgate.blobs.s3 import MIN_PART_SIZE, S3Config, S3Storage
 from reelgate.errors import UpstreamUnavailable
-from reelgate.storage.base import Storage, StorageError
-from reelgate.storage.local import LocalStorage
-from reelgate.storage.s3 import MIN_PART_SIZE, S3Config, S3Storage
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoServer, moto_server
 from tests.support import free_port
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reelgate.domain.models import Mode
+from reelgate.domain.catalog import Mode
 from reelgate.domain.requests import VideoRequest, parse_video_request
 from reelgate.errors import InvalidParams
 from tests.support import data_url, image_bytes

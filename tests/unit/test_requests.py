@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reelgate.domain.models import MODELS, Mode
+from reelgate.domain.catalog import MODELS, Mode
 from reelgate.domain.requests import parse_video_request
 from reelgate.errors import InvalidParams
 from tests.support import data_url, image_bytes

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from reelgate.blobs.local import LocalStorage
 from reelgate.domain.tasks import Task, TaskStatus, VideoFile
 from reelgate.domain.upstream_fields import (
     KNOWN_FILE_FIELDS,
@@ -20,7 +21,6 @@ from reelgate.domain.upstream_fields import (
 )
 from reelgate.providers.minimax import MiniMaxProvider
 from reelgate.services.files import FileService
-from reelgate.storage.local import LocalStorage
 
 UPSTREAM_KEY = "mm-secret-upstream-key-123"
 BACKUP = "https://oss-us.example.com/v.mp4?Expires=1&OSSAccessKeyId=LTAI&Signature=abc"

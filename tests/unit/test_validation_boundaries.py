@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from reelgate.domain.catalog import MAX_PROMPT_CHARS, MODELS, Mode
 from reelgate.domain.images import MAX_ASPECT, MIN_ASPECT, MIN_SHORT_SIDE, check_dimensions
-from reelgate.domain.models import MAX_PROMPT_CHARS, MODELS, Mode
 from reelgate.domain.requests import parse_video_request
 from reelgate.errors import InvalidParams
 from tests.support import data_url

@@ -1,6 +1,6 @@
 """Parse and validate a v1 ``video_generation`` body into a :class:`VideoRequest`.
 
-The rules are those of :mod:`reelgate.domain.models`; every refusal is an
+The rules are those of :mod:`reelgate.domain.catalog`; every refusal is an
 :class:`~reelgate.errors.InvalidParams` whose message says what to fix.
 
 ``null`` and ``""`` mean "not sent", for every field of the body and of a subject
@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reelgate.domain.images import decode_data_url, inspect_image, is_data_url, is_url
-from reelgate.domain.models import (
+from reelgate.domain.catalog import (
     MAX_PROMPT_CHARS,
     MODELS,
     Mode,
@@ -24,6 +23,7 @@ from reelgate.domain.models import (
     VideoModel,
     models_for,
 )
+from reelgate.domain.images import decode_data_url, inspect_image, is_data_url, is_url
 from reelgate.domain.urls import parse_web_url
 from reelgate.errors import InvalidParams
 

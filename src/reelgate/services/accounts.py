@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from reelgate.domain.models import MODELS
+from reelgate.domain.catalog import MODELS
 from reelgate.errors import InvalidParams, NotFound
 from reelgate.services.auth import Authenticator
 from reelgate.services.keys import IssuedKey, issue_key

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from reelgate.domain.catalog import MODELS
 from reelgate.domain.channels import Channel
-from reelgate.domain.models import MODELS
 from reelgate.domain.urls import parse_web_url
 from reelgate.errors import InvalidParams, NotFound
 from reelgate.services.channels import ChannelRouter

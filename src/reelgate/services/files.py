@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from reelgate.blobs.base import Storage, StorageError, StoredObject
 from reelgate.domain import signing
 from reelgate.domain.tasks import Task, VideoFile
 from reelgate.domain.upstream_fields import Scalar, is_http_url
 from reelgate.errors import UpstreamError
 from reelgate.providers.base import Provider
-from reelgate.storage.base import Storage, StorageError, StoredObject
 
 log = logging.getLogger(__name__)
 

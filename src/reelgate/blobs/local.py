@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
-from reelgate.storage.base import CHUNK, StoredObject, check_key
+from reelgate.blobs.base import CHUNK, StoredObject, check_key
 
 
 class LocalStorage:

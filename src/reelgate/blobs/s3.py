@@ -24,7 +24,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from reelgate.storage.base import CHUNK, StorageError, StoredObject, check_key
+from reelgate.blobs.base import CHUNK, StorageError, StoredObject, check_key
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
