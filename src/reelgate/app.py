@@ -28,18 +28,19 @@ from reelgate.api import errors as api_errors
 from reelgate.api import files as files_api
 from reelgate.api import health as health_api
 from reelgate.api import metrics as metrics_api
-from reelgate.api import minimax as minimax_api
 from reelgate.api import platform as platform_api
 from reelgate.api import upstream as upstream_api
 from reelgate.api import webhooks as webhooks_api
 from reelgate.api.params import url_without_nul
 from reelgate.api.paths import CollapseSlashes
-from reelgate.api.schemas import CreateRequest
 from reelgate.gateway import Announce, Gateway
 from reelgate.http_limits import BodyLimit, gateway_errors
 from reelgate.providers.base import ProviderFactory
 from reelgate.settings import SANDBOX_MOUNT, Settings
 from reelgate.startup import migrates_at_start, open_gateway, prepare_store, print_credentials
+from reelgate.surfaces.minimax_v1 import errors as minimax_v1_errors
+from reelgate.surfaces.minimax_v1 import routes as minimax_v1
+from reelgate.surfaces.minimax_v1.schemas import CreateRequest
 from reelgate.wire import TraceIdMiddleware
 
 __all__ = [
@@ -121,8 +122,9 @@ def _install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(TraceIdMiddleware)
     # outermost: routing, body limits and error shapes all see /minimaxi//v1 as /minimaxi/v1
     app.add_middleware(CollapseSlashes)
-    api_errors.install(app)
-    minimax_api.include(app)  # under /minimaxi/v1 and at the root (/v1/video_generation...)
+    # first match wins: MiniMax's root routes (/v1/video_generation) sit under /v1/
+    api_errors.install(app, [minimax_v1_errors.SHAPE, api_errors.PLATFORM])
+    minimax_v1.include(app)  # under /minimaxi/v1 and at the root (/v1/video_generation...)
     app.include_router(platform_api.router)
     app.include_router(admin_api.router)
     app.include_router(channels_api.router)

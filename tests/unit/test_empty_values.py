@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from reelgate.domain.catalog import Mode
-from reelgate.domain.requests import VideoRequest, parse_video_request
 from reelgate.errors import InvalidParams
+from reelgate.providers.minimax import upstream_body
+from reelgate.surfaces.minimax_v1.requests import VideoRequest, parse_video_request
 from tests.support import data_url, image_bytes
 
 IMG = data_url(image_bytes(640, 400))
@@ -39,7 +40,7 @@ def same_as_absent(base: dict[str, Any], name: str, empty: Any) -> VideoRequest:
     """Parse ``base`` with ``name`` set to ``empty``: it must equal ``base`` without it."""
     with_empty = parsed(base, **{name: empty})
     assert with_empty == parse_video_request({k: v for k, v in base.items() if k != name})
-    assert name not in with_empty.sent
+    assert name not in upstream_body(with_empty)
     return with_empty
 
 
@@ -89,8 +90,11 @@ def test_optional_fields_of_the_image_modes(base: dict[str, Any], name: str, emp
 
 def test_an_empty_prompt_is_not_forwarded_where_it_is_optional() -> None:
     req = parsed(I2V, prompt="")
-    assert req.prompt == "" and req.sent == {"model": "MiniMax-Hailuo-2.3"}
-    assert req.first_frame is not None and req.first_frame.value == IMG
+    assert req.prompt == "" and upstream_body(req) == {
+        "model": "MiniMax-Hailuo-2.3",
+        "first_frame_image": IMG,
+    }
+    assert req.first_frame is not None and req.first_frame.source == IMG
 
 
 @pytest.mark.parametrize("empty", EMPTY)

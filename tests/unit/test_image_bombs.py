@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from reelgate.domain.images import MAX_PIXELS, inspect_image, probe_image
-from reelgate.domain.requests import has_inline_image, parse_video_request
 from reelgate.errors import InvalidParams
+from reelgate.surfaces.minimax_v1.requests import has_inline_image, parse_video_request
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:

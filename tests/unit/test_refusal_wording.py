@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from reelgate.domain.images import MAX_PIXELS, probe_image
-from reelgate.domain.requests import parse_video_request
 from reelgate.domain.urls import MAX_HOST_CHARS, _host, _split_host_port, parse_web_url
 from reelgate.errors import InvalidParams
+from reelgate.surfaces.minimax_v1.requests import parse_video_request
 from tests.support import data_url, image_bytes
 
 IMG = data_url(image_bytes(640, 400))
@@ -310,7 +310,7 @@ def test_the_last_frame_and_callback_url_are_carried() -> None:
             "callback_url": "https://hooks.example.com/x",
         }
     )
-    assert req.last_frame is not None and req.last_frame.value == "https://example.com/b.png"
+    assert req.last_frame is not None and req.last_frame.source == "https://example.com/b.png"
     assert req.callback_url == "https://hooks.example.com/x"
     unset = parse_video_request({"model": "T2V-01", "prompt": "p", "callback_url": ""})
     assert unset.callback_url is None

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from reelgate.domain.catalog import MODELS, Mode
-from reelgate.domain.requests import parse_video_request
 from reelgate.errors import InvalidParams
+from reelgate.providers.minimax import upstream_body
+from reelgate.surfaces.minimax_v1.requests import parse_video_request
 from tests.support import data_url, image_bytes
 
 IMG = data_url(image_bytes(640, 400))
@@ -25,7 +26,7 @@ def refused(body: Any) -> str:
 def test_text_to_video_defaults() -> None:
     req = parse_video_request({"model": "MiniMax-Hailuo-2.3", "prompt": "a cat"})
     assert (req.mode, req.duration, req.resolution) == (Mode.T2V, 6, "768P")
-    assert req.sent == {"model": "MiniMax-Hailuo-2.3", "prompt": "a cat"}
+    assert upstream_body(req) == {"model": "MiniMax-Hailuo-2.3", "prompt": "a cat"}
 
 
 def test_each_mode_is_detected() -> None:
@@ -147,5 +148,5 @@ def test_fast_pretreatment_is_not_forwarded_where_the_schema_lacks_it() -> None:
             "fast_pretreatment": True,
         }
     )
-    assert "fast_pretreatment" not in req.sent
+    assert "fast_pretreatment" not in upstream_body(req)
     assert req.summary()["first_frame_image"].startswith("data:image;sha256=")

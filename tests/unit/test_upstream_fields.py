@@ -20,7 +20,8 @@ from reelgate.domain.upstream_fields import (
     is_http_url,
 )
 from reelgate.providers.minimax import MiniMaxProvider
-from reelgate.services.files import FileService
+from reelgate.services.files import FileObject, FileService
+from reelgate.surfaces.minimax_v1.schemas import retrieved
 
 UPSTREAM_KEY = "mm-secret-upstream-key-123"
 BACKUP = "https://oss-us.example.com/v.mp4?Expires=1&OSSAccessKeyId=LTAI&Signature=abc"
@@ -165,17 +166,23 @@ async def test_url_fields_follow_the_gateways_copy(tmp_path: Any) -> None:
     copied = VideoFile("9", 1280, 720, storage_key="2026/v.mp4", extra=extra)
     files = _files(tmp_path)
 
-    ours = (await files.file_object(_task(copied))).as_minimax()
+    ours = as_minimax(await files.file_object(_task(copied)))
     assert ours["download_url"].startswith("https://gw.example.com/files/")  # type: ignore[union-attr]
     assert ours["backup_download_url"] == ours["cover"] == ours["download_url"]
     assert ours["fps"] == 25 and BACKUP not in json.dumps(ours)
 
-    theirs = (await files.file_object(_task(upstream))).as_minimax()
+    theirs = as_minimax(await files.file_object(_task(upstream)))
     assert theirs["download_url"] == "https://cdn/v.mp4"
     assert theirs["backup_download_url"] == BACKUP and theirs["cover"] == "http://img/c.jpg"
 
 
+def as_minimax(file: FileObject) -> dict[str, Any]:
+    """The file object as the MiniMax surface writes it."""
+    body: dict[str, Any] = retrieved(file).model_dump(mode="json", exclude_unset=True)["file"]
+    return body
+
+
 async def test_an_extra_field_never_overrides_the_gateways_own(tmp_path: Any) -> None:
     sneaky = VideoFile("9", 1, 1, storage_key="k", extra={"download_url": "https://evil"})
-    body = (await _files(tmp_path).file_object(_task(sneaky))).as_minimax()
+    body = as_minimax(await _files(tmp_path).file_object(_task(sneaky)))
     assert str(body["download_url"]).startswith("https://gw.example.com/files/")

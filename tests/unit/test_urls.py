@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from reelgate.domain.requests import parse_video_request
 from reelgate.domain.urls import MAX_URL_CHARS, parse_web_url
 from reelgate.errors import InvalidParams
+from reelgate.surfaces.minimax_v1.requests import parse_video_request
 
 BASE = "http://93.184.216.34"
 

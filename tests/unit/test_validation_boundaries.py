@@ -13,8 +13,9 @@ from PIL import Image
 
 from reelgate.domain.catalog import MAX_PROMPT_CHARS, MODELS, Mode
 from reelgate.domain.images import MAX_ASPECT, MIN_ASPECT, MIN_SHORT_SIDE, check_dimensions
-from reelgate.domain.requests import parse_video_request
 from reelgate.errors import InvalidParams
+from reelgate.providers.minimax import upstream_body
+from reelgate.surfaces.minimax_v1.requests import parse_video_request
 from tests.support import data_url
 
 
@@ -45,7 +46,7 @@ def test_the_limits_are_those_of_minimax() -> None:
 def test_a_prompt_of_exactly_the_limit_is_accepted(char: str) -> None:
     prompt = char * MAX_PROMPT_CHARS
     request = parse_video_request({"model": "MiniMax-Hailuo-2.3", "prompt": prompt})
-    assert request.prompt == prompt and request.sent["prompt"] == prompt
+    assert request.prompt == prompt and upstream_body(request)["prompt"] == prompt
 
 
 def test_a_prompt_one_past_the_limit_is_refused() -> None:
@@ -166,7 +167,7 @@ def test_the_duration_grid_of_the_current_models(
     if accepted:
         request = parse_video_request(body)
         assert (request.resolution, request.duration) == (resolution, duration)
-        assert request.sent["duration"] == duration
+        assert upstream_body(request)["duration"] == duration
     else:
         refused(body)
 
@@ -177,7 +178,7 @@ def test_defaults_are_the_models_own() -> None:
             assert rules.default_duration in rules.grid[rules.default_resolution], (model, mode)
     request = parse_video_request({"model": "MiniMax-Hailuo-2.3", "prompt": "a"})
     assert (request.resolution, request.duration) == ("768P", 6)
-    assert "duration" not in request.sent and "resolution" not in request.sent
+    assert "duration" not in upstream_body(request) and "resolution" not in upstream_body(request)
     legacy = parse_video_request({"model": "T2V-01", "prompt": "a"})
     assert (legacy.resolution, legacy.duration) == ("720P", 6)
     hd = parse_video_request({"model": "MiniMax-Hailuo-2.3", "prompt": "a", "resolution": "1080P"})

@@ -1,15 +1,19 @@
 """The one place where errors become HTTP responses.
 
-The MiniMax surface (and anything that is not the platform or admin API) answers like
-MiniMax: HTTP 200 with a non-zero ``base_resp.status_code``. The platform and admin APIs
-answer a real HTTP status with ``{"error": {code, kind, message}, "request_id"}``. The
-MiniMax endpoints served at the root (``/v1/video_generation``...: ``wire.V1_PATHS``) are
-MiniMax's, although they sit under the platform's ``/v1/``.
+Each surface says how its errors read (an :class:`ErrorShape`: the paths it owns and a
+renderer); the composition root installs them in order, first match wins. MiniMax v1
+(``surfaces/minimax_v1/errors.py``) answers HTTP 200 with a non-zero
+``base_resp.status_code``, under ``/minimaxi/`` and for its endpoints at the root
+(``/v1/video_generation``...: ``wire.V1_PATHS``), which sit under the platform's
+``/v1/``; so it comes before the platform and admin APIs (:data:`PLATFORM`), which
+answer a real HTTP status with ``{"error": {code, kind, message}, "request_id"}``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,22 +21,24 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from reelgate.errors import InvalidParams, NotFound, ReelgateError, ValidationFailed
-from reelgate.wire import V1_PATHS, JSONResponse, minimax_error, trace_id_of
+from reelgate.wire import JSONResponse, minimax_error, trace_id_of
 
 log = logging.getLogger(__name__)
 
 _PLATFORM_PREFIXES = ("/v1/", "/admin/")
 
 
-def is_platform(request: Request) -> bool:
-    path = request.url.path
-    return path.startswith(_PLATFORM_PREFIXES) and path not in V1_PATHS
+@dataclass(frozen=True, slots=True)
+class ErrorShape:
+    """How one surface writes an error, for the paths it owns. The composition root
+    hands ``install`` each surface's shape, in the order they are asked."""
+
+    owns: Callable[[str], bool]
+    render: Callable[[ReelgateError, Request], Response]
 
 
-def is_minimax(request: Request) -> bool:
-    """One of the MiniMax endpoints, under /minimaxi or at the root."""
-    path = request.url.path
-    return path.startswith("/minimaxi/") or path in V1_PATHS
+def is_platform(path: str) -> bool:
+    return path.startswith(_PLATFORM_PREFIXES)
 
 
 def platform_error(exc: ReelgateError, request: Request) -> JSONResponse:
@@ -45,11 +51,26 @@ def platform_error(exc: ReelgateError, request: Request) -> JSONResponse:
     )
 
 
+PLATFORM = ErrorShape(is_platform, platform_error)
+
+
+def owner(request: Request) -> ErrorShape | None:
+    """The surface whose shape an error on this request takes, if any."""
+    path = request.url.path
+    shapes: tuple[ErrorShape, ...] = getattr(request.app.state, "error_shapes", ())
+    return next((shape for shape in shapes if shape.owns(path)), None)
+
+
 def error_response(exc: ReelgateError, request: Request) -> Response:
-    return platform_error(exc, request) if is_platform(request) else minimax_error(exc)
+    """The error in its surface's shape; MiniMax's where no surface owns the path (the
+    signed download links: what a MiniMax client fetching a file expects)."""
+    shape = owner(request)
+    return shape.render(exc, request) if shape is not None else minimax_error(exc)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, shapes: Sequence[ErrorShape]) -> None:
+    app.state.error_shapes = tuple(shapes)
+
     @app.exception_handler(ReelgateError)
     async def _gateway_error(request: Request, exc: ReelgateError) -> Response:
         return error_response(exc, request)
@@ -69,7 +90,7 @@ def install(app: FastAPI) -> None:
         else:
             err = InvalidParams(str(exc.detail))
             err.http_status = exc.status_code
-        if not is_platform(request) and not is_minimax(request):
+        if owner(request) is None:
             return JSONResponse({"detail": err.message}, status_code=exc.status_code)
         return error_response(err, request)
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Protocol
 
 from reelgate.domain.channels import Channel
-from reelgate.domain.requests import VideoRequest
 from reelgate.domain.tasks import UpstreamStatus
 from reelgate.domain.upstream_fields import Scalar
+from reelgate.domain.video import VideoRequest
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from reelgate.domain.channels import Channel
-from reelgate.domain.requests import VideoRequest
 from reelgate.domain.tasks import UpstreamStatus
+from reelgate.domain.video import VideoRequest
 from reelgate.errors import (
     UpstreamError,
     UpstreamRejected,

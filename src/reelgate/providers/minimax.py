@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from reelgate.domain.channels import Channel
-from reelgate.domain.requests import VideoRequest
 from reelgate.domain.tasks import UpstreamStatus
 from reelgate.domain.upstream_fields import KNOWN_FILE_FIELDS, extra_fields
+from reelgate.domain.video import VideoRequest
 from reelgate.errors import (
     UpstreamError,
     UpstreamRejected,
@@ -46,15 +46,23 @@ def _translate(what: str) -> Iterator[None]:
         raise UpstreamUnavailable(f"upstream {what} failed: {exc.__class__.__name__}") from exc
 
 
-def upstream_body(request: VideoRequest, callback_url: str | None) -> dict[str, Any]:
-    """The create body: exactly the fields the client sent, images included."""
-    body: dict[str, Any] = dict(request.sent)
+def upstream_body(request: VideoRequest, callback_url: str | None = None) -> dict[str, Any]:
+    """The v1 create body of a canonical request: the fields the client set, no more
+    (MiniMax applies its own default to one left out), its switches, its images."""
+    body: dict[str, Any] = {"model": request.model}
+    if "prompt" in request.explicit:
+        body["prompt"] = request.prompt
+    if "duration" in request.explicit:
+        body["duration"] = request.duration
+    if "resolution" in request.explicit:
+        body["resolution"] = request.resolution
+    body.update(request.options)
     if request.first_frame is not None:
-        body["first_frame_image"] = request.first_frame.value
+        body["first_frame_image"] = request.first_frame.source
     if request.last_frame is not None:
-        body["last_frame_image"] = request.last_frame.value
+        body["last_frame_image"] = request.last_frame.source
     if request.subject is not None:
-        body["subject_reference"] = [{"type": "character", "image": [request.subject.value]}]
+        body["subject_reference"] = [{"type": "character", "image": [request.subject.source]}]
     if callback_url:
         body["callback_url"] = callback_url
     return body

@@ -23,8 +23,8 @@ from reelgate.domain.images import (
     inspect_image,
     probe_image,
 )
-from reelgate.domain.requests import ImageInput, has_inline_image, parse_video_request
 from reelgate.domain.tasks import UpstreamStatus
+from reelgate.domain.video import Media
 from reelgate.errors import InvalidApiKey, NotFound, Unauthorized
 from reelgate.sandbox.callbacks import CALLBACK_STATUS, Callbacks
 from reelgate.sandbox.faults import (
@@ -42,6 +42,7 @@ from reelgate.sandbox.render import RenderRequest, output_size
 from reelgate.sandbox.requestlog import RequestLog
 from reelgate.sandbox.state import SandboxState, SandboxTask, new_numeric_id
 from reelgate.sandbox.timeline import Timeline
+from reelgate.surfaces.minimax_v1.requests import has_inline_image, parse_video_request
 from reelgate.urlguard import fetch
 
 log = logging.getLogger(__name__)
@@ -192,11 +193,11 @@ class Sandbox:
         self.callbacks.track(task)
         return task
 
-    async def _image_bytes(self, image: ImageInput, name: str) -> bytes:
+    async def _image_bytes(self, image: Media, name: str) -> bytes:
         if image.is_inline:
-            return decode_data_url(image.value, name)
+            return decode_data_url(image.source, name)
         data = await fetch(
-            self._client, image.value, allow_private=self._allow_private, max_bytes=MAX_IMAGE_BYTES
+            self._client, image.source, allow_private=self._allow_private, max_bytes=MAX_IMAGE_BYTES
         )
         await in_decoder(inspect_image, data, name)
         return data

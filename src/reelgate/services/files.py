@@ -59,8 +59,9 @@ VideoSource = LocalVideo | StoredVideo | RedirectVideo | UpstreamVideo
 
 @dataclass(frozen=True, slots=True)
 class FileObject:
-    """MiniMax's file object, as ``files/retrieve`` returns it: the fields the gateway
-    writes, then the upstream's other fields (``extra``, e.g. ``backup_download_url``)."""
+    """A finished video's file, as a client is shown it: the fields the gateway writes,
+    then the upstream's other fields (``extra``, e.g. ``backup_download_url``). The
+    MiniMax surface writes it as MiniMax's file object (``surfaces/minimax_v1/schemas``)."""
 
     file_id: str
     bytes: int
@@ -68,20 +69,6 @@ class FileObject:
     filename: str
     download_url: str
     extra: Mapping[str, Scalar] = field(default_factory=dict)
-
-    def as_minimax(self) -> dict[str, object]:
-        file_id: object = int(self.file_id) if self.file_id.isdigit() else self.file_id
-        body: dict[str, object] = {
-            "file_id": file_id,
-            "bytes": self.bytes,
-            "created_at": self.created_at,
-            "filename": self.filename,
-            "purpose": "video_generation",
-            "download_url": self.download_url,
-        }
-        for name, value in self.extra.items():
-            body.setdefault(name, value)  # never over a field the gateway writes
-        return body
 
 
 def storage_key(task: Task) -> str:

@@ -10,11 +10,10 @@ from typing import Any
 from reelgate.domain.bounds import INT64_MAX
 from reelgate.domain.channels import Channel
 from reelgate.domain.ids import new_platform_id
-from reelgate.domain.images import in_decoder
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
-from reelgate.domain.requests import VideoRequest, has_inline_image, parse_video_request
 from reelgate.domain.tasks import FailureReason, Task, TaskEvent, TaskStatus
+from reelgate.domain.video import VideoRequest
 from reelgate.errors import Conflict, Forbidden, InvalidParams, NotFound, ReelgateError
 from reelgate.providers.base import Provider
 from reelgate.services.callbacks import CallbackVerifier
@@ -61,19 +60,16 @@ class TaskService:
         self._prices = prices
         self._on_submitted = on_submitted  # wakes the tracker
 
-    async def create(self, key: ApiKey, body: Any, deadline_s: float | None = None) -> Task:
-        """Validate, reserve the price, store, submit upstream and record the upstream id.
+    async def create(
+        self, key: ApiKey, request: VideoRequest, deadline_s: float | None = None
+    ) -> Task:
+        """Check the key's models, price, reserve, store, submit upstream and record the
+        upstream id, for a request a surface has parsed and validated.
 
-        Invalid input, a model the key may not use, a missing balance or a full in-flight
-        limit are refused before anything is stored or sent. An upstream refusal fails
-        the task and releases its reservation.
+        A model the key may not use, a missing balance or a full in-flight limit are
+        refused before anything is stored or sent. An upstream refusal fails the task
+        and releases its reservation.
         """
-        # An inline image is checked on its header, then decoded, on the decoder threads:
-        # never on the event loop, whatever its size (a few KB may declare 16383x5460).
-        if has_inline_image(body):
-            request = await in_decoder(parse_video_request, body)
-        else:
-            request = parse_video_request(body)
         if key.models is not None and request.model not in key.models:
             raise Forbidden(
                 f"this API key may not use {request.model}; it may use: "

@@ -1,7 +1,10 @@
-"""Parse and validate a v1 ``video_generation`` body into a :class:`VideoRequest`.
+"""MiniMax v1's create body, parsed and checked into the canonical
+:class:`~reelgate.domain.video.VideoRequest`.
 
 The rules are those of :mod:`reelgate.domain.catalog`; every refusal is an
-:class:`~reelgate.errors.InvalidParams` whose message says what to fix.
+:class:`~reelgate.errors.InvalidParams` whose message says what to fix. The sandbox
+parses with the same function, so the gateway and its emulator refuse alike; this
+module is pure for that reason (the package's ``__init__`` imports nothing either).
 
 ``null`` and ``""`` mean "not sent", for every field of the body and of a subject
 reference (:func:`without_empty`): form-driven clients send ``""`` for the fields a user
@@ -10,9 +13,7 @@ left blank, JSON clients ``null``. A required field left empty is refused as mis
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from reelgate.domain.catalog import (
@@ -23,8 +24,9 @@ from reelgate.domain.catalog import (
     VideoModel,
     models_for,
 )
-from reelgate.domain.images import decode_data_url, inspect_image, is_data_url, is_url
+from reelgate.domain.images import is_data_url, is_url
 from reelgate.domain.urls import parse_web_url
+from reelgate.domain.video import Media, Role, VideoRequest, image_media
 from reelgate.errors import InvalidParams
 
 MODE_NAMES = {
@@ -34,59 +36,8 @@ MODE_NAMES = {
     Mode.S2V: "subject reference (subject_reference)",
 }
 _BOOL_FIELDS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageInput:
-    """An image as the client sent it: a public URL or a data URL (checked already)."""
-
-    value: str
-    width: int | None = None  # known for data URLs only
-    height: int | None = None
-
-    @property
-    def is_inline(self) -> bool:
-        return is_data_url(self.value)
-
-    def describe(self) -> str:
-        """A short, storable stand-in: data URLs are replaced by their digest."""
-        if self.is_inline:
-            digest = hashlib.sha256(self.value.encode()).hexdigest()[:16]
-            return f"data:image;sha256={digest};{self.width}x{self.height}"
-        return self.value
-
-
-@dataclass(frozen=True, slots=True)
-class VideoRequest:
-    model: str
-    mode: Mode
-    prompt: str
-    duration: int  # effective, after defaults
-    resolution: str
-    first_frame: ImageInput | None = None
-    last_frame: ImageInput | None = None
-    subject: ImageInput | None = None
-    callback_url: str | None = None
-    # Fields exactly as the client sent them (beyond the images): forwarded upstream as is.
-    sent: Mapping[str, Any] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, Any]:
-        """What the store keeps of the request: no inline image bytes."""
-        out: dict[str, Any] = {
-            "model": self.model,
-            "mode": self.mode.value,
-            "prompt": self.prompt,
-            "duration": self.duration,
-            "resolution": self.resolution,
-        }
-        for name, img in (
-            ("first_frame_image", self.first_frame),
-            ("last_frame_image", self.last_frame),
-            ("subject_image", self.subject),
-        ):
-            if img is not None:
-                out[name] = img.describe()
-        return out
+# The fields whose absence the upstream fills with its own default: forwarded only if sent.
+_EXPLICIT = ("prompt", "duration", "resolution")
 
 
 def is_empty(value: Any) -> bool:
@@ -117,24 +68,27 @@ def parse_video_request(body: Any) -> VideoRequest:
         raise InvalidParams(_mode_refusal(model, mode, left_empty))
     prompt = _prompt(body, mode)
     resolution, duration = _resolution_and_duration(body, model, mode, rules)
-    sent = _sent_fields(body, model, mode, prompt)
+    options = _options(body, mode)
     callback_url = _callback_url(body)
-    first = _image(body, "first_frame_image") if "first_frame_image" in body else None
-    last = _image(body, "last_frame_image") if mode is Mode.FL2V else None
-    subject = _subject(body) if mode is Mode.S2V else None
-    if mode is Mode.S2V and first is not None:
-        raise InvalidParams("invalid params, subject reference does not take first_frame_image")
+    media: list[Media] = []
+    if "first_frame_image" in body:
+        media.append(_image(body, "first_frame_image", Role.FIRST_FRAME))
+    if mode is Mode.FL2V:
+        media.append(_image(body, "last_frame_image", Role.LAST_FRAME))
+    if mode is Mode.S2V:
+        if media:
+            raise InvalidParams("invalid params, subject reference does not take first_frame_image")
+        media.append(_subject(body))
     return VideoRequest(
         model=model.name,
         mode=mode,
         prompt=prompt,
         duration=duration,
         resolution=resolution,
-        first_frame=first,
-        last_frame=last,
-        subject=subject,
+        media=tuple(media),
+        options=options,
         callback_url=callback_url or None,
-        sent=sent,
+        explicit=frozenset(name for name in _EXPLICIT if name in body),
     )
 
 
@@ -191,16 +145,10 @@ def _resolution_and_duration(
     return resolution, duration
 
 
-def _sent_fields(
-    body: Mapping[str, Any], model: VideoModel, mode: Mode, prompt: str
-) -> dict[str, Any]:
-    """Only what was sent: an empty field is not forwarded (MiniMax applies its default)."""
-    sent: dict[str, Any] = {"model": model.name}
-    if "prompt" in body:
-        sent["prompt"] = prompt
-    for name in ("duration", "resolution"):
-        if name in body:
-            sent[name] = body[name]
+def _options(body: Mapping[str, Any], mode: Mode) -> dict[str, bool]:
+    """The switches sent, forwarded as they are: an empty one is not (MiniMax applies
+    its default)."""
+    sent: dict[str, bool] = {}
     for name in _BOOL_FIELDS:
         value = body.get(name)
         if value is None:
@@ -255,27 +203,14 @@ def _mode_refusal(model: VideoModel, mode: Mode, left_empty: set[str]) -> str:
     )
 
 
-def _image(body: Mapping[str, Any], name: str) -> ImageInput:
+def _image(body: Mapping[str, Any], name: str, role: Role) -> Media:
     value = body.get(name)
     if not isinstance(value, str) or not value:
         raise InvalidParams(f"invalid params, {name} must be a URL or a data URL string")
-    return check_image_value(value, name)
+    return image_media(value, name, role)
 
 
-def check_image_value(value: str, name: str) -> ImageInput:
-    if is_url(value):
-        parse_web_url(value, f"{name} URL")  # length, characters, host, port
-        return ImageInput(value)
-    if is_data_url(value):
-        info = inspect_image(decode_data_url(value, name), name)
-        return ImageInput(value, info.width, info.height)
-    raise InvalidParams(
-        f"invalid params, {name} must be a public http(s) URL or a data URL "
-        "'data:image/<jpeg|png|webp>;base64,...'"
-    )
-
-
-def _subject(body: Mapping[str, Any]) -> ImageInput:
+def _subject(body: Mapping[str, Any]) -> Media:
     refs = body.get("subject_reference")
     hint = 'subject_reference must be [{"type": "character", "image": ["<URL or data URL>"]}]'
     if not isinstance(refs, list) or len(refs) != 1 or not isinstance(refs[0], Mapping):
@@ -289,7 +224,7 @@ def _subject(body: Mapping[str, Any]) -> ImageInput:
     images = ref.get("image")
     if not isinstance(images, list) or len(images) != 1 or not isinstance(images[0], str):
         raise InvalidParams(f"invalid params, {hint} with exactly one image")
-    return check_image_value(images[0], "subject_reference image")
+    return image_media(images[0], "subject_reference image", Role.SUBJECT)
 
 
 def has_inline_image(body: Any) -> bool:

@@ -1,7 +1,8 @@
-"""Documented shapes of the MiniMax surface, for the OpenAPI page.
+"""MiniMax v1's wire shapes: one pydantic model per shape, used for the OpenAPI page and
+to write the answers (``answer``), so the two cannot drift.
 
-The routes parse and answer raw JSON themselves (MiniMax's error shape, and speed); these
-models describe the wire format and are checked against real answers in the tests.
+The create body is parsed by hand (``requests``: MiniMax's error wording, ``null`` and
+``""`` read as absent); ``CreateRequest`` documents it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from reelgate.domain.tasks import Task, TaskStatus
+from reelgate.services.files import FileObject as File
+from reelgate.wire import JSONResponse
 
 
 class BaseResp(BaseModel):
@@ -90,6 +95,60 @@ class FileObject(BaseModel):
 class RetrieveResponse(BaseModel):
     file: FileObject
     base_resp: BaseResp
+
+
+SUCCESS = BaseResp(status_code=0, status_msg="success")  # both set: both written
+
+
+def answer(shape: BaseModel) -> JSONResponse:
+    """The JSON answer of a shape: the fields it was given, no others (an absent field
+    stays absent, as in MiniMax's answers, rather than becoming ``null``)."""
+    return JSONResponse(shape.model_dump(mode="json", exclude_unset=True))
+
+
+def created(task: Task) -> CreateResponse:
+    return CreateResponse(
+        task_id=task.upstream_task_id or "", platform_id=task.platform_id, base_resp=SUCCESS
+    )
+
+
+def queried(task: Task) -> QueryResponse:
+    """The query answer of a task, the same whichever id was asked for."""
+    fields: dict[str, Any] = {}
+    if task.status is TaskStatus.SUCCEEDED and task.file is not None:
+        fields.update(
+            file_id=task.file.file_id,
+            video_width=task.file.width,
+            video_height=task.file.height,
+        )
+    if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+        fields["error_message"] = task.failure_message
+    return QueryResponse(
+        task_id=task.upstream_task_id or task.platform_id,
+        platform_id=task.platform_id,
+        status=task.minimax_status,
+        file_id=fields.pop("file_id", ""),
+        **fields,
+        base_resp=BaseResp(**task.minimax_base_resp),
+    )
+
+
+def retrieved(file: File) -> RetrieveResponse:
+    """The file object: the fields the gateway writes, then the upstream's others
+    (e.g. ``backup_download_url``), never over one of the gateway's."""
+    body: dict[str, Any] = {
+        "file_id": int(file.file_id) if file.file_id.isdigit() else file.file_id,
+        "bytes": file.bytes,
+        "created_at": file.created_at,
+        "filename": file.filename,
+        "purpose": "video_generation",
+        "download_url": file.download_url,
+    }
+    for name, value in file.extra.items():
+        body.setdefault(name, value)
+    # not validated: the upstream's fields are passed on as they came (bounded scalars:
+    # domain/upstream_fields.py), whatever their type
+    return RetrieveResponse(file=FileObject.model_construct(**body), base_resp=SUCCESS)
 
 
 _PNG = "data:image/png;base64,<base64 of an image over 300 px on its short side>"

@@ -2,35 +2,47 @@
 
 Served under ``/minimaxi/v1`` and, for clients that cut a base URL down to
 ``scheme://host:port``, under ``/v1`` as well (:func:`include`; README "Base URLs for
-MiniMax clients"). Both answer alike, in MiniMax's shape (``api/errors.py``).
+MiniMax clients"). Both answer alike, in MiniMax's shape (``errors.py``). Each handler
+gets what it uses (the caller's key, a service), not the whole gateway.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import Response
 
-from reelgate.api.deps import gateway
+from reelgate.api.deps import file_service, gateway, task_service
 from reelgate.api.files import serve_video
 from reelgate.api.idempotency import idempotent
-from reelgate.api.schemas import (
+from reelgate.domain.accounts import ApiKey
+from reelgate.domain.images import in_decoder
+from reelgate.domain.video import VideoRequest
+from reelgate.errors import InvalidApiKey, InvalidParams
+from reelgate.services.files import FileService
+from reelgate.services.tasks import TaskService
+from reelgate.surfaces.minimax_v1.requests import has_inline_image, parse_video_request
+from reelgate.surfaces.minimax_v1.schemas import (
     CREATE_EXAMPLES,
     SUCCESS_OR_ERROR,
     CreateResponse,
     ErrorResponse,
     QueryResponse,
     RetrieveResponse,
+    answer,
+    created,
+    queried,
+    retrieved,
 )
-from reelgate.domain.accounts import ApiKey
-from reelgate.domain.tasks import Task, TaskStatus
-from reelgate.errors import InvalidApiKey, InvalidParams
-from reelgate.wire import JSONResponse, bearer_token, json_body, key_refusal, ok
+from reelgate.wire import bearer_token, json_body, key_refusal
 
 PREFIX = "/minimaxi/v1"
 ROOT_PREFIX = "/v1"  # the same routes where the base URL is the server's root
 router = APIRouter(tags=["MiniMax v1"])
+
+# A client's own, shorter deadline for a task, in seconds (not part of MiniMax's API).
+DEADLINE_HEADER = "X-Reelgate-Deadline"
 
 
 def include(app: FastAPI) -> None:
@@ -40,37 +52,34 @@ def include(app: FastAPI) -> None:
     app.include_router(router, prefix=ROOT_PREFIX, include_in_schema=False)
 
 
-async def caller(request: Request, *, create: bool = False) -> ApiKey:
-    """The caller's key, refused with the code MiniMax uses on this endpoint
-    (``wire.key_refusal``: 2049 on create, 1004 elsewhere)."""
+async def _key(request: Request, *, create: bool) -> ApiKey:
     try:
         return await gateway(request).auth.api_key(bearer_token(request))
     except InvalidApiKey as exc:
         raise key_refusal(exc, create=create) from None
 
 
-# A client's own, shorter deadline for a task, in seconds (not part of MiniMax's API).
-DEADLINE_HEADER = "X-Reelgate-Deadline"
+async def caller(request: Request) -> ApiKey:
+    """The caller's key, refused with 1004 as MiniMax's query and files endpoints do."""
+    return await _key(request, create=False)
 
 
-def query_body(task: Task) -> dict[str, Any]:
-    """The query answer for a task, the same whichever id was asked for."""
-    body: dict[str, Any] = {
-        "task_id": task.upstream_task_id or task.platform_id,
-        "platform_id": task.platform_id,
-        "status": task.minimax_status,
-        "file_id": "",
-    }
-    if task.status is TaskStatus.SUCCEEDED and task.file is not None:
-        body.update(
-            file_id=task.file.file_id,
-            video_width=task.file.width,
-            video_height=task.file.height,
-        )
-    if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-        body["error_message"] = task.failure_message
-    body["base_resp"] = task.minimax_base_resp
-    return body
+async def creator(request: Request) -> ApiKey:
+    """The caller's key, refused with 2049 as MiniMax's create does (``wire.key_refusal``)."""
+    return await _key(request, create=True)
+
+
+Caller = Annotated[ApiKey, Depends(caller)]
+Tasks = Annotated[TaskService, Depends(task_service)]
+
+
+async def parse(body: object) -> VideoRequest:
+    """The body as a canonical request. An inline image is checked on its header, then
+    decoded, on the decoder threads: never on the event loop, whatever its size (a few
+    KB may declare 16383x5460)."""
+    if has_inline_image(body):
+        return await in_decoder(parse_video_request, body)
+    return parse_video_request(body)
 
 
 @router.post(
@@ -90,7 +99,9 @@ def query_body(task: Task) -> dict[str, Any]:
         }
     },
 )
-async def create(request: Request) -> Response:
+async def create(
+    request: Request, key: Annotated[ApiKey, Depends(creator)], tasks: Tasks
+) -> Response:
     """Text to video, first frame, first and last frame, or subject reference.
 
     Answers ``task_id`` (the upstream's id) and ``platform_id`` (the gateway's). An
@@ -98,14 +109,12 @@ async def create(request: Request) -> Response:
     gateway's default: an unfinished task then fails and is refunded. An
     ``Idempotency-Key`` header makes a retried create replay the first answer.
     """
-    gw = gateway(request)
-    key = await caller(request, create=True)
 
     async def run() -> Response:
         body = await json_body(request)
         deadline = _deadline(request.headers.get(DEADLINE_HEADER))
-        task = await gw.task_service.create(key, body, deadline)
-        return ok({"task_id": task.upstream_task_id, "platform_id": task.platform_id})
+        video = await parse(body)
+        return answer(created(await tasks.create(key, video, deadline)))
 
     return await idempotent(request, key.account_id, run)
 
@@ -130,11 +139,8 @@ def _deadline(value: str | None) -> float | None:
     response_model=QueryResponse | ErrorResponse,
     response_description=SUCCESS_OR_ERROR,
 )
-async def query(request: Request, task_id: str = "") -> Response:
-    gw = gateway(request)
-    key = await caller(request)
-    task = await gw.task_service.get(key.account_id, task_id)
-    return JSONResponse(query_body(task))
+async def query(key: Caller, tasks: Tasks, task_id: str = "") -> Response:
+    return answer(queried(await tasks.get(key.account_id, task_id)))
 
 
 @router.get(
@@ -143,13 +149,15 @@ async def query(request: Request, task_id: str = "") -> Response:
     response_model=RetrieveResponse | ErrorResponse,
     response_description=SUCCESS_OR_ERROR,
 )
-async def retrieve(request: Request, file_id: str = "") -> Response:
+async def retrieve(
+    key: Caller,
+    tasks: Tasks,
+    files: Annotated[FileService, Depends(file_service)],
+    file_id: str = "",
+) -> Response:
     """``download_url`` is signed and expiring; it works with a plain GET and no auth."""
-    gw = gateway(request)
-    key = await caller(request)
-    task = await gw.task_service.by_file(key.account_id, file_id)
-    file = await gw.file_service.file_object(task)
-    return ok({"file": file.as_minimax()})
+    task = await tasks.by_file(key.account_id, file_id)
+    return answer(retrieved(await files.file_object(task)))
 
 
 # GET and HEAD as two routes: one route of two methods gives both one operationId
@@ -171,13 +179,9 @@ async def retrieve(request: Request, file_id: str = "") -> Response:
         206: {"description": "A byte range"},
     },
 )
-async def retrieve_content(request: Request, file_id: str = "") -> Response:
-    gw = gateway(request)
-    key = await caller(request)
-    task = await gw.task_service.by_file(key.account_id, file_id)
-    return await video_response(request, task)
-
-
-async def video_response(request: Request, task: Task) -> Response:
-    """Serve the gateway's copy (with Range and HEAD), or stream the upstream's until copied."""
-    return await serve_video(request, task)
+async def retrieve_content(
+    request: Request, key: Caller, tasks: Tasks, file_id: str = ""
+) -> Response:
+    """Serve the gateway's copy (with Range and HEAD), or stream the upstream's until
+    copied."""
+    return await serve_video(request, await tasks.by_file(key.account_id, file_id))
