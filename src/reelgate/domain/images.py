@@ -66,6 +66,15 @@ _DATA_URL = re.compile(r"^data:image/(?P<fmt>[a-zA-Z0-9.+-]+);base64,(?P<data>.*
 
 
 @dataclass(frozen=True, slots=True)
+class ImageRules:
+    """What one API accepts of an input image: v1 (under 20 MB, short side over 300 px,
+    2:5 to 5:2) or v2 (30 MB, each side 256 to 5760 px, 0.4 to 2.5: v2 reference 3.4)."""
+
+    max_bytes: int
+    check: Callable[[int, int, str], None]  # the sides, naming the field on failure
+
+
+@dataclass(frozen=True, slots=True)
 class ImageInfo:
     format: str  # jpeg | png | webp
     width: int
@@ -81,7 +90,7 @@ def is_data_url(value: str) -> bool:
     return value.startswith("data:")
 
 
-def decode_data_url(value: str, field: str) -> bytes:
+def decode_data_url(value: str, field: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
     """Return the bytes of a ``data:image/<fmt>;base64,...`` URL."""
     match = _DATA_URL.match(value)
     if match is None:
@@ -91,15 +100,15 @@ def decode_data_url(value: str, field: str) -> bytes:
         )
     raw = match["data"].strip()
     # Base64 is about 4/3 of the bytes: refuse oversized input before decoding it.
-    if len(raw) > MAX_IMAGE_BYTES * 4 // 3 + 4:
-        raise InvalidParams(f"invalid params, {field} is larger than 20 MB")
+    if len(raw) > max_bytes * 4 // 3 + 4:
+        raise InvalidParams(f"invalid params, {field} is larger than {_mb(max_bytes)}")
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidParams(f"invalid params, {field} is not valid base64") from None
 
 
-def inspect_image(data: bytes, field: str) -> ImageInfo:
+def inspect_image(data: bytes, field: str, rules: ImageRules | None = None) -> ImageInfo:
     """Check ``data`` against the image rules, naming ``field`` on failure.
 
     The header alone gives the format and the size: the rules and the pixel cap are
@@ -108,17 +117,21 @@ def inspect_image(data: bytes, field: str) -> ImageInfo:
     second and up to 4 bytes per pixel: call this off the event loop, through
     :func:`in_decoder`.
     """
-    return _check(data, field, decode=True)
+    return _check(data, field, rules or V1_IMAGES, decode=True)
 
 
-def probe_image(data: bytes, field: str) -> ImageInfo:
+def probe_image(data: bytes, field: str, rules: ImageRules | None = None) -> ImageInfo:
     """The format and size from the header, checked against the rules; nothing decoded."""
-    return _check(data, field, decode=False)
+    return _check(data, field, rules or V1_IMAGES, decode=False)
 
 
-def _check(data: bytes, field: str, *, decode: bool) -> ImageInfo:
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidParams(f"invalid params, {field} is larger than 20 MB")
+def _mb(size: int) -> str:
+    return f"{size // (1024 * 1024)} MB"
+
+
+def _check(data: bytes, field: str, rules: ImageRules, *, decode: bool) -> ImageInfo:
+    if len(data) > rules.max_bytes:
+        raise InvalidParams(f"invalid params, {field} is larger than {_mb(rules.max_bytes)}")
     try:
         with Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS) as img:
             fmt = img.format or "?"
@@ -127,7 +140,7 @@ def _check(data: bytes, field: str, *, decode: bool) -> ImageInfo:
                     f"invalid params, {field} must be JPG, JPEG, PNG or WebP, not {fmt}"
                 )
             info = ImageInfo(FORMATS[fmt], *img.size, len(data))
-            check_dimensions(info.width, info.height, field)
+            rules.check(info.width, info.height, field)
             if info.width * info.height > MAX_PIXELS:
                 raise InvalidParams(_too_many_pixels(field, info.width, info.height))
             if decode:
@@ -187,3 +200,25 @@ def check_dimensions(width: int, height: int, field: str) -> None:
             f"invalid params, {field} is {width}x{height}: its aspect ratio must be "
             "between 2:5 and 5:2"
         )
+
+
+V2_MIN_SIDE, V2_MAX_SIDE = 256, 5760
+V2_MIN_ASPECT, V2_MAX_ASPECT = 0.4, 2.5
+
+
+def check_v2_dimensions(width: int, height: int, field: str) -> None:
+    for side in (width, height):
+        if not V2_MIN_SIDE <= side <= V2_MAX_SIDE:
+            raise InvalidParams(
+                f"invalid params, {field} is {width}x{height}: each side must be "
+                f"{V2_MIN_SIDE} to {V2_MAX_SIDE} px"
+            )
+    if not V2_MIN_ASPECT <= width / height <= V2_MAX_ASPECT:
+        raise InvalidParams(
+            f"invalid params, {field} is {width}x{height}: its width / height must be "
+            f"between {V2_MIN_ASPECT} and {V2_MAX_ASPECT}"
+        )
+
+
+V1_IMAGES = ImageRules(MAX_IMAGE_BYTES, check_dimensions)
+V2_IMAGES = ImageRules(30 * 1024 * 1024, check_v2_dimensions)

@@ -47,8 +47,9 @@ class Media:
     kind: MediaKind
     role: Role
     source: str
-    width: int | None = None  # known for inline images only
+    width: int | None = None  # known for inline images and videos only
     height: int | None = None
+    seconds: float | None = None  # known for inline videos and audio only
 
     @property
     def is_inline(self) -> bool:

@@ -19,10 +19,12 @@ from typing import Any
 from reelgate.domain.catalog import (
     MAX_PROMPT_CHARS,
     MODELS,
+    Api,
     Mode,
     ModeRules,
     VideoModel,
     models_for,
+    models_of,
 )
 from reelgate.domain.images import is_data_url, is_url
 from reelgate.domain.urls import parse_web_url
@@ -35,6 +37,7 @@ MODE_NAMES = {
     Mode.FL2V: "first and last frame (first_frame_image + last_frame_image)",
     Mode.S2V: "subject reference (subject_reference)",
 }
+V1_MODELS = models_of(Api.MINIMAX_V1)
 _BOOL_FIELDS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
 # The fields whose absence the upstream fills with its own default: forwarded only if sent.
 _EXPLICIT = ("prompt", "duration", "resolution")
@@ -96,10 +99,15 @@ def _model(body: Mapping[str, Any]) -> VideoModel:
     model_name = body.get("model")
     if not isinstance(model_name, str) or not model_name:
         raise InvalidParams("invalid params, model is required")
-    model = MODELS.get(model_name)
+    model = V1_MODELS.get(model_name)
     if model is None:
+        if model_name in MODELS:  # a model of another API (MiniMax-H3: v2 only)
+            raise InvalidParams(
+                f"invalid params, {model_name} is served by MiniMax's v2 API only: "
+                "POST /minimaxi/v2/video_generation"
+            )
         raise InvalidParams(
-            f"invalid params, unknown model {model_name!r}; choose one of: {', '.join(MODELS)}"
+            f"invalid params, unknown model {model_name!r}; choose one of: {', '.join(V1_MODELS)}"
         )
     return model
 
