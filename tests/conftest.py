@@ -15,7 +15,8 @@ def pytest_report_header() -> str:
 # Modules whose outcome cannot depend on the store: they run in the SQLite pass only.
 STORE_INDEPENDENT = (
     "tests/unit/",
-    "tests/integration/test_render.py",
+    "tests/integration/test_render",  # the renderer (v1 and v2) and its render pool
+    "tests/integration/test_previews.py",
     "tests/integration/test_sandbox_",
     "tests/e2e/test_sandbox_",
     "tests/e2e/test_faults.py",

@@ -3,7 +3,9 @@
 It draws honest previews, not generated video: a procedural landscape with the prompt
 as a caption (t2v), the given image set in motion (i2v), a cross-fade between two
 images (fl2v) or the subject image in a moving scene (s2v), all following the MiniMax
-camera commands in the prompt.  See docs/renderer.md.
+camera commands in the prompt.  MiniMax v2 (H3) renders add the ratio's frame size,
+MiniMax's frame count, a generated soundtrack, a last frame alone (l2v) and reference
+media shown as cards (r2v).  See docs/renderer.md.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .camera import COMMANDS, parse_camera
 from .request import RenderRequest
-from .sizes import FPS, output_size
+from .sizes import FPS, V2_RATIOS, output_size, v2_frame_count, v2_output_size, v2_ratio
 
 if TYPE_CHECKING:
     from .images import image_size
@@ -21,11 +23,15 @@ if TYPE_CHECKING:
 __all__ = [
     "COMMANDS",
     "FPS",
+    "V2_RATIOS",
     "RenderRequest",
     "image_size",
     "output_size",
     "parse_camera",
     "render_video",
+    "v2_frame_count",
+    "v2_output_size",
+    "v2_ratio",
 ]
 
 

@@ -86,8 +86,12 @@ class FrameComposer:
             out = self._reformatter.reformat(
                 work, width=scene.width, height=scene.height, interpolation="BILINEAR"
             )
-        if scene.overlays:
+        if scene.overlays or scene.cards:
             screen = frame_planes(out)
+            for card in scene.cards:
+                corner = card.place(u, scene.width, scene.height)
+                if corner is not None:
+                    blend_patch(screen, card.patch, *corner)
             for overlay in scene.overlays:
                 blend_patch(screen, overlay.patch, overlay.x, overlay.y)
         out.pts = index

@@ -6,7 +6,10 @@ Per mode:
   middle (the subject a tracking shot follows) and the prompt as a caption;
 - i2v: the first image, mirrored past its edges so the camera can move beyond it;
 - fl2v: the first image cross-fading into the last one under a round-trip camera;
-- s2v: the subject image in a ring, in a t2v landscape, kept in frame all along.
+- s2v: the subject image in a ring, in a t2v landscape, kept in frame all along;
+- l2v (v2): the t2v landscape cross-fading into the last image under a round-trip camera;
+- r2v (v2): the t2v scene with the reference images (and frames of the reference videos)
+  as cards gliding through it, one after another (cards.py).
 
 Everything random comes from `random.Random(seed)`, the seed being a hash of the request.
 """
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFilter
 
 from .camera import CameraTimeline, build_timeline, parse_camera
+from .cards import Card, reference_cards
 from .framing import DepthProfile, even, required_margin
 from .images import cover, decode_image, fit_rgb, pad_reflect
 from .landscape import Palette, draw_backdrop, draw_figure, draw_tree, pick_palette
@@ -74,6 +78,7 @@ class Scene:
     fade_to: Backdrop | None = None
     sprites: tuple[Sprite, ...] = ()
     overlays: tuple[Overlay, ...] = ()
+    cards: tuple[Card, ...] = ()  # r2v: reference media crossing the frame, under overlays
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,8 @@ class SceneInput:
     first_frame: bytes | None
     last_frame: bytes | None
     subject: bytes | None
+    references: tuple[bytes, ...] = ()
+    reference_videos: tuple[bytes, ...] = ()
 
 
 def _overlays(spec: SceneInput, caption: bool) -> tuple[Overlay, ...]:
@@ -166,6 +173,19 @@ def _centre_cutout(data: bytes, spec: SceneInput) -> Image.Image:
 
 
 def _photo_scene(spec: SceneInput, timeline: CameraTimeline, margin: tuple[int, int]) -> Scene:
+    if spec.mode == "l2v":
+        # v2's last frame alone: the prompt's landscape turns into the given picture.
+        if spec.last_frame is None:
+            raise ValueError("l2v needs a last frame image")
+        rng = random.Random(spec.seed)
+        return Scene(
+            spec.width,
+            spec.height,
+            _landscape(spec, pick_palette(spec.prompt, rng), margin, rng),
+            timeline,
+            fade_to=_image_backdrop(spec.last_frame, spec, margin, "last frame"),
+            overlays=_overlays(spec, caption=False),
+        )
     if spec.first_frame is None:
         raise ValueError(f"{spec.mode} needs a first frame image")
     backdrop = _image_backdrop(spec.first_frame, spec, margin, "first frame")
@@ -207,6 +227,9 @@ def _world_scene(spec: SceneInput, timeline: CameraTimeline, margin: tuple[int, 
         feet = 0.6 + figure.height / spec.height / 2
         depth = LANDSCAPE_DEPTH.at(feet)
         sprites.append(Sprite(figure, 0.5, 0.6, depth, subject=True, bob=0.02))
+    cards: tuple[Card, ...] = ()
+    if spec.mode == "r2v":
+        cards = reference_cards(spec.references, spec.reference_videos, spec.width, spec.height)
     return Scene(
         spec.width,
         spec.height,
@@ -214,6 +237,7 @@ def _world_scene(spec: SceneInput, timeline: CameraTimeline, margin: tuple[int, 
         timeline,
         sprites=tuple(sprites),
         overlays=_overlays(spec, caption=True),
+        cards=cards,
     )
 
 
@@ -221,16 +245,19 @@ def build_scene(spec: SceneInput) -> Scene:
     """Assemble everything a render needs; the heavy drawing happens once, here."""
     if spec.mode not in MODES:
         raise ValueError(f"unknown mode {spec.mode!r}; expected one of {', '.join(MODES)}")
-    photo = spec.mode in ("i2v", "fl2v")
+    # Built on the given frames: the first (i2v, fl2v) or the last (l2v, which starts
+    # from the landscape, so its depth is the landscape's).
+    framed = spec.mode in ("i2v", "fl2v", "l2v")
+    round_trip = spec.mode in ("fl2v", "l2v")  # the clip must end on the last image
     timeline = build_timeline(
         parse_camera(spec.prompt),
         duration=spec.duration,
         seed=spec.seed,
-        gentle_default=spec.mode != "fl2v",
-        round_trip=spec.mode == "fl2v",
+        gentle_default=not round_trip,
+        round_trip=round_trip,
     )
-    profile = PHOTO_DEPTH if photo else LANDSCAPE_DEPTH
+    profile = PHOTO_DEPTH if spec.mode in ("i2v", "fl2v") else LANDSCAPE_DEPTH
     margin = required_margin(timeline, spec.width, spec.height, spec.frames, profile)
-    if photo:
+    if framed:
         return _photo_scene(spec, timeline, margin)
     return _world_scene(spec, timeline, margin)
