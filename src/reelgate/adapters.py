@@ -1,5 +1,6 @@
 """The concrete adapters the composition root picks: the upstream client and providers,
-the videos' storage, Redis and the sandbox. Nothing else in the gateway names them."""
+the sender of callbacks to clients, the videos' storage, Redis and the sandbox. Nothing
+else in the gateway names them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from redis.asyncio import Redis
 from reelgate.blobs.base import Storage
 from reelgate.blobs.local import LocalStorage
 from reelgate.providers.base import ProviderFactory
+from reelgate.providers.http_webhooks import HttpWebhooks
 from reelgate.providers.minimax import minimax_providers
+from reelgate.providers.webhooks import WebhookSender
 from reelgate.settings import STANDALONE_SANDBOX_KEY, Settings
 
 if TYPE_CHECKING:
@@ -28,6 +31,11 @@ def upstream_client(settings: Settings) -> httpx.AsyncClient:
 def upstream_providers(settings: Settings, client: httpx.AsyncClient) -> ProviderFactory:
     """Every channel speaks MiniMax v1 today (the real service or the sandbox)."""
     return minimax_providers(client, allow_private_downloads=settings.allow_private_urls)
+
+
+def webhook_sender(settings: Settings, client: httpx.AsyncClient) -> WebhookSender:
+    """Callbacks to clients' URLs (the challenge, the deliveries), behind the URL guard."""
+    return HttpWebhooks(client, allow_private=settings.allow_private_urls)
 
 
 def build_storage(settings: Settings) -> Storage:

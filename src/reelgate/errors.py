@@ -20,16 +20,20 @@
         └── UpstreamTimeout          1001 / 504
 
 The MiniMax-compatible surface answers HTTP 200 with ``base_resp.status_code = code``;
-the platform API answers ``http_status`` with ``{code, message, request_id}``.
+the platform API answers ``http_status`` with ``{code, message, request_id}``. The codes,
+and which of them are worth a retry, come from the one table of MiniMax's codes
+(``domain/upstream_codes.py``).
 """
 
 from __future__ import annotations
+
+from reelgate.domain import upstream_codes as codes
 
 
 class ReelgateError(Exception):
     """Internal error; try again later."""
 
-    code: int = 1000
+    code: int = codes.UNKNOWN
     http_status: int = 500
     kind: str = "internal_error"
 
@@ -41,7 +45,7 @@ class ReelgateError(Exception):
 class InvalidParams(ReelgateError):
     """Invalid parameters."""
 
-    code = 2013
+    code = codes.INVALID_PARAMS
     http_status = 400
     kind = "invalid_request"
 
@@ -70,7 +74,7 @@ class BodyTimeout(InvalidParams):
 class Unauthorized(ReelgateError):
     """Missing or malformed Authorization header; send 'Authorization: Bearer <API key>'."""
 
-    code = 1004
+    code = codes.UNAUTHORIZED
     http_status = 401
     kind = "unauthorized"
 
@@ -78,13 +82,13 @@ class Unauthorized(ReelgateError):
 class InvalidApiKey(Unauthorized):
     """Invalid API key."""
 
-    code = 2049
+    code = codes.INVALID_API_KEY
 
 
 class Forbidden(ReelgateError):
     """This key may not do that."""
 
-    code = 1004
+    code = codes.UNAUTHORIZED
     http_status = 403
     kind = "forbidden"
 
@@ -92,7 +96,7 @@ class Forbidden(ReelgateError):
 class NotFound(ReelgateError):
     """Not found."""
 
-    code = 2013
+    code = codes.INVALID_PARAMS
     http_status = 404
     kind = "not_found"
 
@@ -100,7 +104,7 @@ class NotFound(ReelgateError):
 class Conflict(ReelgateError):
     """The resource is not in a state that allows this."""
 
-    code = 2013
+    code = codes.INVALID_PARAMS
     http_status = 409
     kind = "conflict"
 
@@ -108,7 +112,7 @@ class Conflict(ReelgateError):
 class RateLimited(ReelgateError):
     """Rate limit exceeded; retry later."""
 
-    code = 1002
+    code = codes.RATE_LIMITED
     http_status = 429
     kind = "rate_limited"
 
@@ -116,7 +120,7 @@ class RateLimited(ReelgateError):
 class InsufficientBalance(ReelgateError):
     """Insufficient balance."""
 
-    code = 1008
+    code = codes.INSUFFICIENT_BALANCE
     http_status = 402
     kind = "insufficient_balance"
 
@@ -124,7 +128,7 @@ class InsufficientBalance(ReelgateError):
 class SensitiveContent(ReelgateError):
     """The input was flagged as sensitive."""
 
-    code = 1026
+    code = codes.INPUT_SENSITIVE
     http_status = 400
     kind = "sensitive_input"
 
@@ -132,7 +136,7 @@ class SensitiveContent(ReelgateError):
 class UpstreamError(ReelgateError):
     """The upstream failed."""
 
-    code = 1000
+    code = codes.UNKNOWN
     http_status = 502
     kind = "upstream_error"
     retryable: bool = True
@@ -144,7 +148,7 @@ class UpstreamRejected(UpstreamError):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
-        # Codes that say the request itself is wrong are passed back, not retried elsewhere.
+        # Only a transient refusal is worth a retry of the same request (upstream_codes).
         self.retryable = code in RETRYABLE_UPSTREAM_CODES
 
 
@@ -162,8 +166,8 @@ class UpstreamUnreachable(UpstreamUnavailable):
 class UpstreamTimeout(UpstreamError):
     """The upstream did not answer in time."""
 
-    code = 1001
+    code = codes.TIMEOUT
     http_status = 504
 
 
-RETRYABLE_UPSTREAM_CODES = frozenset({1000, 1001, 1002, 1013, 1024, 1033, 1039})
+RETRYABLE_UPSTREAM_CODES = codes.TRANSIENT

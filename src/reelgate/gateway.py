@@ -18,12 +18,14 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reelgate.adapters import webhook_sender
 from reelgate.blobs.base import Storage
 from reelgate.domain.channels import Cooldown
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
 from reelgate.domain.webhooks import RetrySchedule
 from reelgate.providers.base import ProviderFactory
+from reelgate.providers.webhooks import WebhookSender
 from reelgate.services.accounts import AccountService
 from reelgate.services.auth import Authenticator
 from reelgate.services.bootstrap import Credentials, bootstrap, sandbox_api_keys, signing_secret
@@ -125,6 +127,7 @@ class Parts:
     worker: bool
     fanout: RedisEventFanout | None = None
     clock: Callable[[], datetime] = utc_now  # what the tracker reads as now
+    webhooks: WebhookSender | None = None  # callbacks to clients; None: the httpx adapter
 
     async def assemble(self, providers: ProviderFactory, announce: Announce | None) -> Gateway:
         settings, engine, redis = self.settings, self.engine, self.redis
@@ -250,14 +253,16 @@ class Parts:
         settings = self.settings
         return Dispatcher(
             store=deliveries,
-            client=self.client,
+            sender=self._webhooks(),
             schedule=RetrySchedule(
                 first_s=settings.callback_retry_first_s,
                 window_s=settings.callback_retry_window_s,
             ),
-            allow_private=settings.allow_private_urls,
             lease=timedelta(seconds=settings.lease_s),
         )
+
+    def _webhooks(self) -> WebhookSender:
+        return self.webhooks or webhook_sender(self.settings, self.client)
 
     def _task_service(
         self,
@@ -274,7 +279,7 @@ class Parts:
             tasks=tasks,
             router=router,
             callbacks=callbacks,
-            verifier=CallbackVerifier(self.client, allow_private=settings.allow_private_urls),
+            verifier=CallbackVerifier(self._webhooks()),
             schedule=poll_schedule(settings),
             deadline=timedelta(seconds=settings.task_deadline_s),
             prices=PriceTable.load(settings.prices_file),

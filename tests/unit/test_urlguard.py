@@ -13,6 +13,7 @@ import pytest
 
 from reelgate.domain.webhooks import RetrySchedule
 from reelgate.errors import InvalidParams
+from reelgate.providers.http_webhooks import HttpWebhooks
 from reelgate.services.callbacks import CallbackVerifier, Dispatcher
 from reelgate.store.deliveries import Delivery
 from reelgate.urlguard import BlockedUrl, blocked_reason, check_url, fetch, send
@@ -287,7 +288,7 @@ async def test_the_callback_challenge_goes_to_the_checked_address() -> None:
         return httpx.Response(200, content=request.content)  # echoes the challenge
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
-        verifier = CallbackVerifier(client, allow_private=False, resolve=resolver)
+        verifier = CallbackVerifier(HttpWebhooks(client, allow_private=False, resolve=resolver))
         await verifier.verify("http://hooks.example:8080/cb")
     (request,) = seen
     assert request.url.host == PUBLIC and request.url.port == 8080
@@ -298,7 +299,7 @@ async def test_the_callback_challenge_goes_to_the_checked_address() -> None:
 
 async def test_a_malformed_callback_url_is_a_2013_from_the_verifier() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(Recorder())) as client:
-        verifier = CallbackVerifier(client, allow_private=True)
+        verifier = CallbackVerifier(HttpWebhooks(client, allow_private=True))
         with pytest.raises(InvalidParams) as caught:
             await verifier.verify(f"http://{PUBLIC}:99999/cb")
     assert caught.value.code == 2013 and "port 99999" in caught.value.message
@@ -342,10 +343,8 @@ async def test_each_delivery_is_resolved_once_checked_and_pinned(
     async with httpx.AsyncClient(transport=httpx.MockTransport(net)) as client:
         dispatcher = Dispatcher(
             store=outbox,  # type: ignore[arg-type]
-            client=client,
+            sender=HttpWebhooks(client, allow_private=False, resolve=resolver),
             schedule=RetrySchedule(),
-            allow_private=False,
-            resolve=resolver,
         )
         await dispatcher.deliver(delivery("https://hooks.example/cb"))
     ((what, status),) = outbox.outcomes

@@ -26,10 +26,10 @@ from starlette.responses import Response
 
 from reelgate.api.deps import gateway
 from reelgate.api.errors import error_response
+from reelgate.domain import upstream_codes
 from reelgate.errors import (
     Conflict,
     InvalidParams,
-    RateLimited,
     ReelgateError,
     UpstreamError,
     ValidationFailed,
@@ -45,12 +45,11 @@ RENEWALS_PER_LEASE = 3  # a renewal may fail twice before the lease can pass
 
 
 def _keep(exc: ReelgateError) -> bool:
-    """Whether an error is the request's final answer (kept) or worth retrying (not)."""
-    if isinstance(exc, RateLimited):
-        return False
+    """Whether an error is the request's final answer (kept) or worth retrying (not):
+    a transient code (upstream_codes: an internal error, a rate limit) is not kept."""
     if isinstance(exc, UpstreamError):
         return not exc.retryable
-    return exc.code != 1000
+    return exc.code not in upstream_codes.TRANSIENT
 
 
 def _fingerprint(head: bytes, body: bytes) -> str:

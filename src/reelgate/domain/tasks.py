@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reelgate.domain import upstream_codes
 from reelgate.domain.upstream_fields import Scalar
 
 
@@ -88,10 +89,11 @@ class VideoFile:
     extra: Mapping[str, Scalar] = field(default_factory=dict)
 
 
-# Failure codes that MiniMax itself puts in base_resp next to status "Fail": content
-# refused on the way in (1026) or out (1027). The gateway's own failures (deadline,
-# cancel, lost) keep 0 there, as clients treat a non-zero code as a refused request.
-MINIMAX_FAIL_CODES = frozenset({1026, 1027})
+# Failure codes that MiniMax itself puts in base_resp next to status "Fail" (the table's
+# ``rides_with_fail``: content refused on the way in, 1026, or out, 1027). The gateway's
+# own failures (deadline, cancel, lost) keep 0 there, as clients treat a non-zero code as
+# a refused request.
+MINIMAX_FAIL_CODES = upstream_codes.RIDES_WITH_FAIL
 
 
 @dataclass(frozen=True, slots=True)

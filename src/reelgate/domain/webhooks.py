@@ -1,4 +1,9 @@
-"""Signed callbacks to clients: Standard Webhooks (v1, HMAC-SHA256) and the retry schedule.
+"""Callbacks to clients: MiniMax's challenge, Standard Webhooks signatures (v1,
+HMAC-SHA256) and the retry schedule.
+
+The challenge is written once, here, for the gateway (services/callbacks.py) and the
+sandbox (sandbox/callbacks.py): POST ``{"challenge": <value>}``; the receiver must answer
+HTTP 200 with the same value as JSON within 3 seconds, or the create fails with 2013.
 
 The signed content is ``{webhook-id}.{webhook-timestamp}.{body}``; the signature header
 lists one ``v1,<base64>`` per active secret, so a rotation never breaks a receiver.
@@ -9,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import random
 import secrets
 from collections.abc import Iterable
@@ -18,6 +24,47 @@ from reelgate.domain.signing import same
 from reelgate.domain.tasks import Task, TaskStatus
 
 SECRET_PREFIX = "whsec_"
+
+# -- the challenge ----------------------------------------------------------------------
+
+CHALLENGE_TIMEOUT_S = 3.0
+CHECK_FAILED = "invalid params, fail to check callback url"
+ANSWER_WITH = 'answer with HTTP 200 and the JSON {"challenge": <value>}'
+CHALLENGE_HEADERS = {"content-type": "application/json"}
+
+
+def new_challenge() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def challenge_body(value: str) -> bytes:
+    return json.dumps({"challenge": value}, separators=(",", ":")).encode()
+
+
+def check_challenge_answer(status: int, body: bytes, value: str) -> str | None:
+    """Why a receiver's answer to the challenge ``value`` fails it; None if it passes."""
+    if status != 200:
+        return f"{ANSWER_WITH} (it answered HTTP {status})"
+    try:
+        answer = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
+        return f"{ANSWER_WITH} (the answer is not JSON)"
+    if not isinstance(answer, dict):
+        return f"{ANSWER_WITH} (the answer is not a JSON object)"
+    if answer.get("challenge") != value:
+        return f"{ANSWER_WITH} (the answer does not echo the challenge)"
+    return None
+
+
+def no_answer(timeout_s: float) -> str:
+    """The reason when the receiver did not answer in time."""
+    return f"no answer within {timeout_s:g} seconds"
+
+
+def challenge_failed(reason: str) -> str:
+    """The message of a create refused because its callback URL failed the challenge;
+    ``reason`` may be a refusal of the URL guard, whose own prefix is dropped."""
+    return f"{CHECK_FAILED}: {reason.removeprefix('invalid params, ')}"
 
 
 def new_secret() -> str:

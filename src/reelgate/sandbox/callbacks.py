@@ -3,6 +3,8 @@
 1. At create the sandbox POSTs ``{"challenge": "<random>"}``; the receiver must answer
    HTTP 200 with the same value as JSON (``{"challenge": ...}``) within 3 seconds, or the
    create fails with 2013 "invalid params, fail to check callback url" and no task is made.
+   The challenge and its messages are the domain's (domain/webhooks.py), shared with the
+   gateway, so the two answer alike.
 2. Afterwards a background loop notices each status a task reaches and POSTs a
    query-shaped body ``{task_id, status, file_id, base_resp}`` for it (on success also
    ``video_width``/``video_height``), in order for each task, with lowercase statuses:
@@ -27,7 +29,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -35,6 +36,15 @@ from typing import Any, Protocol
 import httpx
 
 from reelgate.domain.tasks import UpstreamStatus
+from reelgate.domain.webhooks import (
+    CHALLENGE_HEADERS,
+    CHALLENGE_TIMEOUT_S,
+    challenge_body,
+    challenge_failed,
+    check_challenge_answer,
+    new_challenge,
+    no_answer,
+)
 from reelgate.errors import InvalidParams
 from reelgate.sandbox.requestlog import LogEntry, RequestLog
 from reelgate.sandbox.state import SandboxState, SandboxTask
@@ -42,8 +52,6 @@ from reelgate.urlguard import BlockedUrl, Resolve, send, system_resolve
 
 log = logging.getLogger(__name__)
 
-CHALLENGE_TIMEOUT_S = 3.0
-CHECK_FAILED = "invalid params, fail to check callback url"
 PUSH_TIMEOUT_S = 5.0
 PUSH_BACKOFF_S = (0.5, 2.0)  # waits between the three attempts of one push
 TICK_S = 0.1  # how soon a task whose next status cannot be foreseen is looked at again
@@ -121,7 +129,7 @@ class Callbacks:
             self._requests.add(entry)
 
     async def _verify(self, url: str, entry: LogEntry) -> None:
-        challenge = secrets.token_urlsafe(24)
+        value = new_challenge()
         try:
             async with asyncio.timeout(CHALLENGE_TIMEOUT_S):
                 # resolved once, checked, and sent to the checked address
@@ -131,30 +139,19 @@ class Callbacks:
                     url,
                     allow_private=self._allow_private,
                     resolve=self._resolve,
-                    json={"challenge": challenge},
+                    content=challenge_body(value),
+                    headers=CHALLENGE_HEADERS,
                 )
         except BlockedUrl as exc:
-            reason = exc.message.removeprefix("invalid params, ")
-            raise CallbackCheckFailed(f"{CHECK_FAILED}: {reason}") from None
-        except TimeoutError:
-            raise CallbackCheckFailed(
-                f"{CHECK_FAILED}: no answer within {CHALLENGE_TIMEOUT_S:g} s"
-            ) from None
+            raise CallbackCheckFailed(challenge_failed(exc.message)) from None
+        except (TimeoutError, httpx.TimeoutException):
+            raise CallbackCheckFailed(challenge_failed(no_answer(CHALLENGE_TIMEOUT_S))) from None
         except httpx.HTTPError as exc:
-            raise CallbackCheckFailed(
-                f"{CHECK_FAILED}: {exc.__class__.__name__} calling it"
-            ) from None
+            raise CallbackCheckFailed(challenge_failed(exc.__class__.__name__)) from None
         entry.http_status = resp.status_code
-        if resp.status_code != 200:
-            raise CallbackCheckFailed(f"{CHECK_FAILED}: it answered HTTP {resp.status_code}")
-        try:
-            echoed = resp.json().get("challenge")
-        except (ValueError, AttributeError):
-            echoed = None
-        if echoed != challenge:
-            raise CallbackCheckFailed(
-                f"{CHECK_FAILED}: the answer does not echo the challenge as JSON"
-            )
+        reason = check_challenge_answer(resp.status_code, resp.content, value)
+        if reason is not None:
+            raise CallbackCheckFailed(challenge_failed(reason))
         entry.code = 0
 
     # -- pushes ---------------------------------------------------------------------------

@@ -5,6 +5,10 @@ A client's ``callback_url`` is checked as MiniMax does it: the gateway POSTs
 3 seconds. Every later status change is written to the outbox in the transaction that
 records it, and the dispatcher delivers it (Standard Webhooks signatures, retries with
 backoff, ``Retry-After``, 410 stops) until it is delivered or its window runs out.
+
+Both reach the client's URL through the ``WebhookSender`` port (providers/webhooks.py):
+the composition root hands in the httpx adapter, which keeps the URL guard in force, and
+tests hand in ``FakeWebhooks``. The challenge itself is the domain's (domain/webhooks.py).
 """
 
 from __future__ import annotations
@@ -13,66 +17,56 @@ import asyncio
 import json
 import logging
 import random
-import secrets
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
-from reelgate.domain.webhooks import RetrySchedule, signature_header
+from reelgate.domain.webhooks import (
+    CHALLENGE_HEADERS,
+    CHALLENGE_TIMEOUT_S,
+    RetrySchedule,
+    challenge_body,
+    challenge_failed,
+    check_challenge_answer,
+    new_challenge,
+    no_answer,
+    signature_header,
+)
 from reelgate.errors import InvalidParams
+from reelgate.providers.webhooks import WebhookFailure, WebhookSender
 from reelgate.services.loop import Loop
 from reelgate.store.deliveries import Delivery, DeliveryStore
-from reelgate.urlguard import BlockedUrl, Resolve, send, system_resolve
 
 log = logging.getLogger(__name__)
 
-CHALLENGE_TIMEOUT_S = 3.0
 DELIVERY_TIMEOUT_S = 15.0
-CHECK_FAILED = "invalid params, fail to check callback url"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class CallbackVerifier:
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        allow_private: bool,
-        resolve: Resolve = system_resolve,
-    ) -> None:
-        self._client = client
-        self._allow_private = allow_private
-        self._resolve = resolve
+    def __init__(self, sender: WebhookSender, *, timeout_s: float = CHALLENGE_TIMEOUT_S) -> None:
+        self._sender = sender
+        self._timeout_s = timeout_s
 
     async def verify(self, url: str) -> None:
         """Raise InvalidParams (2013) unless ``url`` echoes a challenge within 3 s.
 
-        The name is resolved once and the challenge goes to the address that was checked
-        (``urlguard.send``): a DNS answer that changes in between cannot redirect it.
+        The sender resolves the name once and sends the challenge to the address that was
+        checked: a DNS answer that changes in between cannot redirect it.
         """
-        challenge = secrets.token_urlsafe(24)
-        try:
-            async with asyncio.timeout(CHALLENGE_TIMEOUT_S):
-                resp = await send(
-                    self._client,
-                    "POST",
-                    url,
-                    allow_private=self._allow_private,
-                    resolve=self._resolve,
-                    json={"challenge": challenge},
-                )
-            echoed = resp.json().get("challenge") if resp.status_code == 200 else None
-        except BlockedUrl as exc:
-            reason = exc.message.removeprefix("invalid params, ")
-            raise InvalidParams(f"{CHECK_FAILED}: {reason}") from None
-        except TimeoutError:
-            raise InvalidParams(f"{CHECK_FAILED}: no answer within 3 seconds") from None
-        except (httpx.HTTPError, ValueError, AttributeError) as exc:
-            raise InvalidParams(f"{CHECK_FAILED}: {exc.__class__.__name__}") from None
-        if echoed != challenge:
-            raise InvalidParams(
-                f'{CHECK_FAILED}: answer with HTTP 200 and the JSON {{"challenge": <value>}}'
-            )
+        value = new_challenge()
+        outcome = await self._sender.post(
+            url, challenge_body(value), CHALLENGE_HEADERS, timeout_s=self._timeout_s
+        )
+        reason: str | None
+        if isinstance(outcome, WebhookFailure):
+            reason = no_answer(self._timeout_s) if outcome.kind == "timeout" else outcome.reason
+        else:
+            reason = check_challenge_answer(outcome.status, outcome.body, value)
+        if reason is not None:
+            raise InvalidParams(challenge_failed(reason))
 
 
 class Dispatcher(Loop):
@@ -85,19 +79,17 @@ class Dispatcher(Loop):
         self,
         *,
         store: DeliveryStore,
-        client: httpx.AsyncClient,
+        sender: WebhookSender,
         schedule: RetrySchedule,
-        allow_private: bool,
         lease: timedelta = timedelta(seconds=60),
         concurrency: int = 16,
-        resolve: Resolve = system_resolve,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._lease = lease  # a claimed delivery of a worker that died is retried after this
         self._store = store
-        self._client = client
+        self._sender = sender
         self._schedule = schedule
-        self._allow_private = allow_private
-        self._resolve = resolve
+        self._clock = clock
         super().__init__()
         self._sem = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
@@ -106,7 +98,7 @@ class Dispatcher(Loop):
         return await self.deliver_due()
 
     async def deliver_due(self) -> int:
-        now = datetime.now(UTC)
+        now = self._clock()
         due = await self._store.claim_due(now, self.batch, self._lease)
         if due:
             await asyncio.gather(*(self._guarded(d) for d in due))
@@ -122,9 +114,9 @@ class Dispatcher(Loop):
 
     async def deliver(self, delivery: Delivery) -> None:
         body = json.dumps(delivery.body, separators=(",", ":")).encode()
-        now = datetime.now(UTC)
+        now = self._clock()
         secrets_ = await self._store.active_secrets(delivery.account_id, now)
-        timestamp = int(time.time())
+        timestamp = int(now.timestamp())
         headers = {
             "content-type": "application/json",
             "webhook-id": delivery.msg_id,
@@ -134,42 +126,27 @@ class Dispatcher(Loop):
             headers["webhook-signature"] = signature_header(
                 secrets_, delivery.msg_id, timestamp, body
             )
-        try:
-            # Checked on every attempt (a name may resolve elsewhere by now), and sent to
-            # the address that was checked. Redirects are not followed: Standard Webhooks
-            # counts one as a failure. The deadline covers the name's resolution too.
-            async with asyncio.timeout(DELIVERY_TIMEOUT_S):
-                resp = await send(
-                    self._client,
-                    "POST",
-                    delivery.url,
-                    allow_private=self._allow_private,
-                    resolve=self._resolve,
-                    content=body,
-                    headers=headers,
-                    timeout=DELIVERY_TIMEOUT_S,
-                )
-        except BlockedUrl as exc:
-            await self._store.give_up(delivery.id, None, exc.message)
-            return
-        except TimeoutError:
-            await self._retry(delivery, None, "Timeout", None)
-            return
-        except httpx.HTTPError as exc:
-            await self._retry(delivery, None, exc.__class__.__name__, None)
-            return
-        if 200 <= resp.status_code < 300:
-            await self._store.delivered(delivery.id, resp.status_code, datetime.now(UTC))
-        elif resp.status_code == 410:
-            await self._store.gone(delivery, resp.status_code)
+        # The sender checks the URL on every attempt (a name may resolve elsewhere by
+        # now) and sends to the address that was checked. Redirects are not followed:
+        # Standard Webhooks counts one as a failure.
+        outcome = await self._sender.post(delivery.url, body, headers, timeout_s=DELIVERY_TIMEOUT_S)
+        if isinstance(outcome, WebhookFailure):
+            if outcome.kind == "refused":  # never sent, and a retry cannot change that
+                await self._store.give_up(delivery.id, None, outcome.reason)
+            else:
+                await self._retry(delivery, None, outcome.reason, None)
+        elif 200 <= outcome.status < 300:
+            await self._store.delivered(delivery.id, outcome.status, self._clock())
+        elif outcome.status == 410:
+            await self._store.gone(delivery, outcome.status)
         else:
-            retry_after = _retry_after(resp.headers.get("retry-after"))
-            await self._retry(delivery, resp.status_code, f"HTTP {resp.status_code}", retry_after)
+            retry_after = _retry_after(outcome.headers.get("retry-after"))
+            await self._retry(delivery, outcome.status, f"HTTP {outcome.status}", retry_after)
 
     async def _retry(
         self, delivery: Delivery, status: int | None, error: str, retry_after: float | None
     ) -> None:
-        now = datetime.now(UTC)
+        now = self._clock()
         delay = self._schedule.delay(delivery.attempts + 1, retry_after, self._rng)
         at = now + timedelta(seconds=delay)
         if at - delivery.created_at > timedelta(seconds=self._schedule.window_s):

@@ -22,6 +22,7 @@ from typing import Literal
 
 import httpx
 
+from reelgate.domain import upstream_codes
 from reelgate.domain.channels import Channel, ChannelState, Cooldown, choose
 from reelgate.domain.polling import paced_interval
 from reelgate.errors import (
@@ -37,14 +38,9 @@ from reelgate.store.channels import ChannelStore
 
 log = logging.getLogger(__name__)
 
-# Refusals that say the request itself is wrong: passed back, never retried elsewhere.
-REQUEST_FAULT_CODES = frozenset({2013, 1026, 1027, 1042})
-# Refusals that say this channel's own account is at fault (its key, its balance, its
-# quota): the client's request is fine, so another channel may take it.
-ACCOUNT_FAULT_CODES = frozenset({1004, 2049, 1008, 2056, 1028, 1030, 2038})
-# Refusals that say the channel is unwell whoever asks: its account's rate limit, plus
-# the account faults above. They and connection failures cool the channel at once.
-CHANNEL_FAULT_CODES = ACCOUNT_FAULT_CODES | {1002}
+# Whose fault each upstream code is comes from the one table (domain/upstream_codes.py):
+# the request's is passed back and never retried elsewhere; the channel's own account's
+# (its key, balance, quota, rate limit) and connection failures cool the channel at once.
 # Ambiguous faults (5xx, time-outs, 1000 and the like: the request's content may be the
 # cause) cool the channel down only when this many distinct accounts met one within
 # STRIKE_WINDOW_S; each account counts at most once per window.
@@ -79,7 +75,7 @@ class _PairHealth:
 
 
 def is_request_fault(exc: UpstreamError) -> bool:
-    return isinstance(exc, UpstreamRejected) and exc.code in REQUEST_FAULT_CODES
+    return isinstance(exc, UpstreamRejected) and not upstream_codes.row(exc.code).fails_over
 
 
 def fault_kind(exc: UpstreamError) -> FaultKind:
@@ -91,7 +87,7 @@ def fault_kind(exc: UpstreamError) -> FaultKind:
     """
     if is_request_fault(exc):
         return "request"
-    if isinstance(exc, UpstreamRejected) and exc.code in CHANNEL_FAULT_CODES:
+    if isinstance(exc, UpstreamRejected) and upstream_codes.row(exc.code).channel_fault:
         return "channel"
     if isinstance(exc, UpstreamUnreachable):
         return "channel"
@@ -249,7 +245,7 @@ class ChannelRouter:
     ) -> None:
         health.failures += 1
         pause = self._cooldown.after(health.failures)
-        if isinstance(exc, UpstreamRejected) and exc.code == 1002:
+        if isinstance(exc, UpstreamRejected) and upstream_codes.row(exc.code).throttles:
             health.throttled_until = now + pause
         if operation == "submit":  # a failed query does not take a channel out of rotation
             health.cooling_until = now + pause
@@ -351,8 +347,9 @@ def _for_client(exc: UpstreamError | None) -> UpstreamError:
     """What the client hears when no channel took the task."""
     if exc is None:
         return UpstreamUnavailable("no upstream channel accepted the task in time")
-    if isinstance(exc, UpstreamRejected) and exc.code in ACCOUNT_FAULT_CODES:
-        # The gateway's upstream account is at fault, not the client's key or balance.
+    if isinstance(exc, UpstreamRejected) and upstream_codes.row(exc.code).hidden_from_client:
+        # The gateway's upstream account is at fault, not the client's key or balance:
+        # UpstreamUnavailable's code (upstream_codes.ACCOUNT_FAULT_SHOWN_AS), not its own.
         return UpstreamUnavailable(
             f"the gateway's upstream account refused the task ({exc.code}: {exc.message}); "
             "please tell the operator"

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reelgate.domain import upstream_codes
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.tasks import FailureReason, Task, UpstreamStatus, VideoFile
 from reelgate.errors import UpstreamError
@@ -33,12 +34,10 @@ from reelgate.store.tasks import TaskStore
 
 log = logging.getLogger(__name__)
 
-DEADLINE_CODE = 1001
+# The codes of the failures the tracker records itself: upstream_codes.DEADLINE, LOST,
+# INTERRUPTED (and NOT_FOUND, what MiniMax answers for a task id it does not know).
 DEADLINE_MESSAGE = "task deadline exceeded: the upstream did not finish in time"
-NOT_FOUND_CODE = 2013  # what MiniMax answers for a task id it does not know
-LOST_CODE = 1000
 LOST_MESSAGE = "the upstream no longer knows this task"
-INTERRUPTED_CODE = 1000
 INTERRUPTED_MESSAGE = "submission was interrupted before the upstream answered"
 BUDGET_RETRY_S = 1.0
 POLL_SHARE = 0.8  # polls stop while the channel's window is this full: the rest is for submits
@@ -176,12 +175,12 @@ class Tracker(Loop):
         except UpstreamError as exc:
             self._router.record(channel, "query", exc)
             log.info("query of %s failed: %s", task.platform_id, exc)
-            missing = exc.code == NOT_FOUND_CODE
+            missing = exc.code == upstream_codes.NOT_FOUND
             if missing and task.missing_polls + 1 >= self.FORGOTTEN_AFTER:
                 # The upstream accepted the task and now refuses to know it: it is lost.
                 await self._tasks.record_failure(
                     task.id,
-                    LOST_CODE,
+                    upstream_codes.LOST,
                     f"{LOST_MESSAGE} ({exc.code}: {exc.message})",
                     self._now(),
                     reason=FailureReason.LOST,
@@ -200,7 +199,7 @@ class Tracker(Loop):
         if result.status is UpstreamStatus.SUCCESS and result.file_id:
             await self._succeed(task, result, owner)
         elif result.status is UpstreamStatus.FAIL:
-            code = result.error_code or 1000
+            code = result.error_code or upstream_codes.FAILED_WITHOUT_CODE
             message = result.error_message or "the upstream reported the task failed"
             await self._tasks.record_failure(
                 task.id, code, message, now, reason=FailureReason.UPSTREAM_FAILED, owner=owner
@@ -325,7 +324,7 @@ class Tracker(Loop):
         for task in await self._tasks.stale_submitting(now - self._submit_grace):
             await self._tasks.record_failure(
                 task.id,
-                INTERRUPTED_CODE,
+                upstream_codes.INTERRUPTED,
                 INTERRUPTED_MESSAGE,
                 now,
                 reason=FailureReason.INTERRUPTED,
@@ -344,7 +343,7 @@ class Tracker(Loop):
     async def _expire(self, task: Task) -> None:
         await self._tasks.record_failure(
             task.id,
-            DEADLINE_CODE,
+            upstream_codes.DEADLINE,
             DEADLINE_MESSAGE,
             self._now(),
             reason=FailureReason.DEADLINE_EXCEEDED,
