@@ -33,6 +33,7 @@ from reelgate.api import upstream as upstream_api
 from reelgate.api import webhooks as webhooks_api
 from reelgate.api.params import url_without_nul
 from reelgate.api.paths import CollapseSlashes
+from reelgate.console import install as install_console
 from reelgate.gateway import Announce, Gateway
 from reelgate.http_limits import BodyLimit, gateway_errors
 from reelgate.providers.base import ProviderFactory
@@ -134,6 +135,7 @@ def _install(app: FastAPI, settings: Settings) -> None:
     app.include_router(files_api.router)
     app.include_router(health_api.router)
     docs_api.install(app)
+    install_console(app)  # /console: the web pages (reelgate/console)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

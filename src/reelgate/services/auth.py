@@ -32,7 +32,10 @@ class Authenticator:
                 "authorization header is missing or malformed; "
                 "send 'Authorization: Bearer <API key>'"
             )
-        digest = hash_secret(token)
+        return await self.api_key_by_hash(hash_secret(token))
+
+    async def api_key_by_hash(self, digest: str) -> ApiKey:
+        """As ``api_key``, from the key's hash (the console keeps only that per session)."""
         now = time.monotonic()
         hit = self._cache.get(digest)
         if hit is not None and now - hit[0] < self._cache_s:
@@ -79,9 +82,13 @@ class Authenticator:
     async def admin(self, token: str | None) -> None:
         if token is None:
             raise Unauthorized("send 'Authorization: Bearer <admin token>'")
+        await self.admin_by_hash(hash_secret(token))
+
+    async def admin_by_hash(self, digest: str) -> None:
+        """As ``admin``, from the token's hash (the console keeps only that per session)."""
         now = time.monotonic()
         if self._admin is None or now - self._admin[0] >= self._cache_s:
             self._admin = (now, await self._accounts.get_meta(ADMIN_HASH_META))
         stored = self._admin[1]
-        if stored is None or not hmac.compare_digest(stored, hash_secret(token)):
+        if stored is None or not hmac.compare_digest(stored, digest):
             raise Unauthorized("invalid admin token")
