@@ -1,4 +1,5 @@
-"""The sandbox's HTTP surface: MiniMax v1 under ``/v1/...``, mountable or standalone.
+"""The sandbox's HTTP surface: MiniMax v1 under ``/v1/...`` and v2 under ``/v2/...``
+(``v2_app``), mountable or standalone.
 
 Mounted inside the gateway it lives at ``/sandbox``; standalone it answers both at the
 root and at ``/sandbox``, so ``http://host:port/sandbox`` is its base URL either way.
@@ -17,10 +18,12 @@ from starlette.responses import FileResponse, Response
 from reelgate.errors import ReelgateError
 from reelgate.sandbox.control import ControlAuth, add_control_routes, key_holders
 from reelgate.sandbox.faults import FaultKind
-from reelgate.sandbox.gate import Call, relative_path, serve
+from reelgate.sandbox.gate import Call, base_url, relative_path, serve
 from reelgate.sandbox.ratelimit import STANDALONE_RPM
 from reelgate.sandbox.requestlog import LogEntry
 from reelgate.sandbox.service import Sandbox, TaskForgotten
+from reelgate.sandbox.v2 import V2Api
+from reelgate.sandbox.v2_app import add_v2_routes
 from reelgate.settings import SANDBOX_MOUNT
 from reelgate.wire import TraceIdMiddleware, json_body, minimax_error, ok
 
@@ -35,13 +38,14 @@ def create_sandbox_app(
         # budget its polls, no limit unless one is configured.
         sandbox.limiter.rpm = STANDALONE_RPM if standalone else 0
     authorize = control_auth or key_holders(sandbox)
-    app = _build(sandbox, authorize, standalone=standalone)
+    v2 = V2Api(sandbox)
+    app = _build(sandbox, v2, authorize, standalone=standalone)
     if standalone:
-        app.mount(SANDBOX_MOUNT, _build(sandbox, authorize, standalone=False))
+        app.mount(SANDBOX_MOUNT, _build(sandbox, v2, authorize, standalone=False))
     return app
 
 
-def _build(sandbox: Sandbox, authorize: ControlAuth, *, standalone: bool) -> FastAPI:
+def _build(sandbox: Sandbox, v2: V2Api, authorize: ControlAuth, *, standalone: bool) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await sandbox.start()
@@ -52,7 +56,7 @@ def _build(sandbox: Sandbox, authorize: ControlAuth, *, standalone: bool) -> Fas
 
     app = FastAPI(
         title="reelgate sandbox",
-        summary="An offline MiniMax v1 video API emulator with a CPU renderer.",
+        summary="An offline MiniMax video API emulator (v1 and v2) with a CPU renderer.",
         lifespan=lifespan if standalone else None,
     )
 
@@ -64,6 +68,7 @@ def _build(sandbox: Sandbox, authorize: ControlAuth, *, standalone: bool) -> Fas
 
     _add_task_routes(app, sandbox)
     _add_file_routes(app, sandbox)
+    add_v2_routes(app, sandbox, v2)
     add_control_routes(app, sandbox, authorize)
     return app
 
@@ -107,7 +112,7 @@ def _add_file_routes(app: FastAPI, sandbox: Sandbox) -> None:
     @app.get("/v1/files/retrieve", tags=["MiniMax v1"])
     async def retrieve(request: Request, file_id: str = "") -> Response:
         async def handle(call: Call) -> Response:
-            file = sandbox.retrieve(call.account, file_id, _base_url(request))
+            file = sandbox.retrieve(call.account, file_id, base_url(request))
             return ok({"file": file})
 
         return await serve(sandbox, request, "retrieve", handle)
@@ -128,7 +133,7 @@ def _add_file_routes(app: FastAPI, sandbox: Sandbox) -> None:
         entry = LogEntry(
             sandbox.clock(), request.method, relative_path(request), "download", file_id=file_id
         )
-        found = sandbox.download(file_id, expires, sig)
+        found = sandbox.files.download(file_id, expires, sig)
         if found.task is not None:
             entry.task_id = found.task.task_id
         if found.faulted:
@@ -142,9 +147,3 @@ def _add_file_routes(app: FastAPI, sandbox: Sandbox) -> None:
         entry.duration_s = sandbox.clock() - entry.t
         sandbox.requests.add(entry)
         return response
-
-
-def _base_url(request: Request) -> str:
-    """Where this app is reachable, mount path included (the sandbox may sit at /sandbox)."""
-    root = request.scope.get("root_path", "")
-    return f"{request.url.scheme}://{request.url.netloc}{root}"

@@ -8,7 +8,8 @@
 2. Afterwards a background loop notices each status a task reaches and POSTs a
    query-shaped body ``{task_id, status, file_id, base_resp}`` for it (on success also
    ``video_width``/``video_height``), in order for each task, with lowercase statuses:
-   ``preparing``, ``queueing``, ``processing``, ``success``, ``failed``. A push counts
+   ``preparing``, ``queueing``, ``processing``, ``success``, ``failed``. (A v2 task's
+   body is v2's query, ``{"task": {...}}``: ``Sandbox.push_body`` builds it.) A push counts
    as delivered on any 2xx; it is tried three times, then given up. What was sent is
    kept in the task record (``pushed``), so a restarted sandbox goes on where it stopped;
    stopping lets a push in flight finish first, so a status is sent twice only if it was
@@ -255,10 +256,10 @@ class Callbacks:
             if attempt:
                 await asyncio.sleep(PUSH_BACKOFF_S[attempt - 1])
             async with self._slots:
-                entry = LogEntry(
-                    self._clock(), "POST", url, "callback_push", task_id=body["task_id"]
-                )
-                entry.task_status = body["status"]
+                shown = body.get("task", body)  # v2 wraps the task: {"task": {"id", ...}}
+                task_id = shown.get("task_id", shown.get("id"))
+                entry = LogEntry(self._clock(), "POST", url, "callback_push", task_id=task_id)
+                entry.task_status = shown["status"]
                 try:
                     async with asyncio.timeout(PUSH_TIMEOUT_S):
                         resp = await send(

@@ -40,7 +40,21 @@ ALIASES = {"http_500": FaultKind.HTTP_5XX}
 REFUSALS = (FaultKind.REFUSE_1002, FaultKind.REFUSE_1000, FaultKind.REFUSE_1026)
 # at most one of these shapes a task, in this order of precedence
 TASK_FAULTS = (FaultKind.FORGET, FaultKind.FAIL_MIDWAY, FaultKind.DOWNLOAD_404)
-FAULTED_ENDPOINTS = frozenset({"create", "query", "retrieve", "retrieve_content"})
+# v1's endpoints, and v2's (their call counts are their own: v2's creates are counted apart)
+CREATES = frozenset({"create", "v2_create"})
+FAULTED_ENDPOINTS = CREATES | {
+    "query",
+    "retrieve",
+    "retrieve_content",
+    "v2_query",
+    "v2_list",
+    "v2_delete",
+}
+# v2 words two refusals as its reference's table does (section 9); the code is the same
+V2_REFUSAL_MESSAGES = {
+    FaultKind.REFUSE_1000: "internal error",
+    FaultKind.REFUSE_1026: "video description contains sensitive content",
+}
 
 
 def _kind(name: str) -> FaultKind:
@@ -152,12 +166,13 @@ HTTP_FAULTS = (
 )
 
 
-def _refusal(kind: FaultKind) -> ReelgateError:
+def _refusal(kind: FaultKind, api: str) -> ReelgateError:
     if kind is FaultKind.REFUSE_1002:
         return RateLimited(RATE_LIMIT_MESSAGE)
+    v2 = V2_REFUSAL_MESSAGES.get(kind) if api == "v2" else None
     if kind is FaultKind.REFUSE_1026:
-        return SensitiveContent("input new_sensitive")
-    return ReelgateError("unknown error")  # code 1000
+        return SensitiveContent(v2 or "input new_sensitive")
+    return ReelgateError(v2 or "unknown error")  # code 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +198,9 @@ class CallFaults:
             out.append(self.refusal.value)
         return out
 
-    def refuse(self) -> None:
+    def refuse(self, api: str = "v1") -> None:
         if self.refusal is not None:
-            raise _refusal(self.refusal)
+            raise _refusal(self.refusal, api)
 
 
 NO_FAULTS = CallFaults()
@@ -218,7 +233,7 @@ class Faults:
         if plan.hits(FaultKind.TIMEOUT, identity):
             return CallFaults(hang=True)
         slow = plan.hits(FaultKind.SLOW, identity)
-        if endpoint != "create":
+        if endpoint not in CREATES:
             return CallFaults(slow=slow)
         refusal = next((k for k in REFUSALS if plan.hits(k, identity)), None)
         if refusal is not None:

@@ -9,13 +9,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from reelgate.domain import signing
 from reelgate.domain.images import (
     MAX_IMAGE_BYTES,
     decode_data_url,
@@ -36,12 +34,15 @@ from reelgate.sandbox.faults import (
     FaultPlan,
     Faults,
 )
+from reelgate.sandbox.files import Files
 from reelgate.sandbox.pool import RenderPool
 from reelgate.sandbox.ratelimit import RateLimiter
 from reelgate.sandbox.render import RenderRequest, output_size
 from reelgate.sandbox.requestlog import RequestLog
 from reelgate.sandbox.state import SandboxState, SandboxTask, new_numeric_id
 from reelgate.sandbox.timeline import Timeline
+from reelgate.sandbox.v2_media import render_request
+from reelgate.sandbox.v2_view import task_json
 from reelgate.surfaces.minimax_v1.requests import has_inline_image, parse_video_request
 from reelgate.urlguard import fetch
 
@@ -53,15 +54,6 @@ FILE_NOT_FOUND = "invalid params, file not found"
 
 class TaskForgotten(NotFound):
     """A task an injected ``forget`` fault dropped: it reads exactly like an unknown one."""
-
-
-@dataclass(frozen=True, slots=True)
-class Download:
-    """What a download URL leads to: the video, or nothing (404), and why."""
-
-    task: SandboxTask | None
-    path: Path | None
-    faulted: bool = False
 
 
 class Sandbox:
@@ -88,12 +80,11 @@ class Sandbox:
         self.timeline = timeline
         # each key is its own account, as on the real service; only hashes are kept
         self._accounts = {_hash(k): _hash(k)[:12] for k in api_keys}
-        self._client = client
+        self.client = client
         self._pool = pool
-        self._allow_private = allow_private_urls
-        self._url_ttl = url_ttl_s
+        self.allow_private = allow_private_urls
         self._clock = clock
-        self._secret = state.secret()
+        self.files = Files(state, url_ttl_s=url_ttl_s, clock=clock)
         self._renders: set[asyncio.Task[None]] = set()
         self.limiter = RateLimiter(rpm)
         self.faults = Faults(faults)
@@ -124,7 +115,7 @@ class Sandbox:
         await asyncio.gather(*self._renders, return_exceptions=True)
         await asyncio.to_thread(self.state.close)  # the records saved so far reach the disk
         self._pool.close()
-        await self._client.aclose()
+        await self.client.aclose()
 
     def use_api_keys(self, api_keys: list[str]) -> None:
         """Replace the keys accepted: the mounted sandbox learns its (stored) key only once
@@ -187,25 +178,30 @@ class Sandbox:
         )
         if FaultKind.FAIL_MIDWAY in task.faults:
             task.fail_code, task.fail_message = FAIL_MIDWAY_CODE, FAIL_MIDWAY_MESSAGE
+        self.begin(task)
+        return task
+
+    def begin(self, task: SandboxTask) -> None:
+        """Keep a new task (v1 or v2), start its render, and its callback pushes."""
         self.state.save(task, new=True)
         if self._needs_render(task):
             self._schedule(task)
         self.callbacks.track(task)
-        return task
 
     async def _image_bytes(self, image: Media, name: str) -> bytes:
         if image.is_inline:
             return decode_data_url(image.source, name)
         data = await fetch(
-            self._client, image.source, allow_private=self._allow_private, max_bytes=MAX_IMAGE_BYTES
+            self.client, image.source, allow_private=self.allow_private, max_bytes=MAX_IMAGE_BYTES
         )
         await in_decoder(inspect_image, data, name)
         return data
 
     @staticmethod
     def _needs_render(task: SandboxTask) -> bool:
-        # a task doomed by an injected fault never gets a video: no need to draw one
-        return not task.rendered and not task.fail_code and FaultKind.FORGET not in task.faults
+        # a task doomed by an injected fault (or cancelled) never gets a video: none drawn
+        doomed = task.fail_code or task.cancelled_at or FaultKind.FORGET in task.faults
+        return not task.rendered and not doomed
 
     def _schedule(self, task: SandboxTask) -> None:
         job = asyncio.get_running_loop().create_task(self._render(task))
@@ -213,16 +209,10 @@ class Sandbox:
         job.add_done_callback(self._renders.discard)
 
     async def _render(self, task: SandboxTask) -> None:
-        request = RenderRequest(
-            mode=task.mode,
-            prompt=task.prompt,
-            width=task.width,
-            height=task.height,
-            duration=task.duration,
-            first_frame=self._input(task, "first"),
-            last_frame=self._input(task, "last"),
-            subject=self._input(task, "subject"),
-        )
+        if task.api == "v2":
+            request = render_request(task, self.state.read_input)
+        else:
+            request = self._v1_render_request(task)
         try:
             if self._render_mode == "stub":
                 task.bytes = await self._copy_stub(self.state.video_path(task))
@@ -235,8 +225,21 @@ class Sandbox:
         except Exception as exc:  # a render bug must fail the task, not hang it
             log.exception("sandbox render of task %s failed", task.task_id)
             task.fail_code, task.fail_message = 1013, f"internal service error: {exc}"
+            task.rendered_at = self._clock()  # when it failed (v2's updated_at)
         self.state.save(task)
         self.callbacks.track(task)  # a status that waited for the render may be due now
+
+    def _v1_render_request(self, task: SandboxTask) -> RenderRequest:
+        return RenderRequest(
+            mode=task.mode,
+            prompt=task.prompt,
+            width=task.width,
+            height=task.height,
+            duration=task.duration,
+            first_frame=self._input(task, "first"),
+            last_frame=self._input(task, "last"),
+            subject=self._input(task, "subject"),
+        )
 
     async def _copy_stub(self, out: Path) -> int:
         stub = self.state.dir / "stub.mp4"
@@ -251,7 +254,7 @@ class Sandbox:
     def success_at(self, task: SandboxTask) -> float | None:
         """When the task turned (or will turn) Success, for measuring how late gateways
         notice; None if it has not been rendered or does not succeed."""
-        if not task.rendered or task.fail_code or task.faults:
+        if not task.rendered or task.fail_code or task.faults or task.cancelled_at:
             return None
         return max(task.created_at + self.timeline.total_s, task.rendered_at)
 
@@ -265,9 +268,21 @@ class Sandbox:
         """The statuses the task has gone through so far, in order; the last is the current.
 
         An injected ``fail_midway`` turns the task to Fail halfway through Processing; a
-        failed render turns it to Fail at once; a forgotten task stops where it vanished.
+        failed render turns it to Fail at once; a forgotten task stops where it vanished;
+        a cancelled one (v2's DELETE, while queued) turned to Fail when it was cancelled.
+        v2 shows one waiting status, not two: Queueing is left out of a v2 task's list,
+        so that its callback pushes ``queued`` once.
         """
+        passed = self._reached(task)
+        if task.api == "v2":
+            return [s for s in passed if s is not UpstreamStatus.QUEUEING]
+        return passed
+
+    def _reached(self, task: SandboxTask) -> list[UpstreamStatus]:
         elapsed = self._clock() - task.created_at
+        if task.cancelled_at:
+            elapsed = min(elapsed, task.cancelled_at - task.created_at)
+            return [*self.timeline.reached(elapsed, task.rendered), UpstreamStatus.FAIL]
         if FaultKind.FORGET in task.faults:
             elapsed = min(elapsed, self.timeline.processing_at_s - 1e-9)
         passed = self.timeline.reached(elapsed, task.rendered)
@@ -296,6 +311,7 @@ class Sandbox:
         """An injected ``forget``: the task vanishes when it would start Processing."""
         return (
             FaultKind.FORGET in task.faults
+            and not task.cancelled_at
             and self._clock() - task.created_at >= self.timeline.processing_at_s
         )
 
@@ -307,7 +323,10 @@ class Sandbox:
 
     def push_body(self, task: SandboxTask, status: UpstreamStatus) -> dict[str, Any]:
         """A callback push: the query's shape (on success the video's size too, as the
-        query gives it), with MiniMax's lowercase callback status."""
+        query gives it), with MiniMax's lowercase callback status. v2: the query's
+        ``{"task": {...}}`` as it was at ``status``."""
+        if task.api == "v2":
+            return {"task": self.v2_task(task, task.base_url, status)}
         code, message = (0, "success")
         if status is UpstreamStatus.FAIL:
             code, message = task.fail_code, task.fail_message
@@ -321,9 +340,17 @@ class Sandbox:
             body.update(video_width=task.width, video_height=task.height)
         return body
 
+    def v2_task(
+        self, task: SandboxTask, base_url: str, status: UpstreamStatus | None = None
+    ) -> dict[str, Any]:
+        """The v2 VideoTask, now or as it was at ``status``, its video URL freshly signed."""
+        status = status or self.status(task)
+        url = self.files.url(task, base_url) if status is UpstreamStatus.SUCCESS else None
+        return task_json(task, status, self.timeline, url)
+
     def task(self, account: str, task_id: str) -> SandboxTask:
         task = self.state.get(task_id)
-        if task is None or task.account != account:
+        if task is None or task.account != account or task.api != "v1":
             raise NotFound(TASK_NOT_FOUND)
         if self.forgotten(task):
             raise TaskForgotten(TASK_NOT_FOUND)
@@ -342,45 +369,14 @@ class Sandbox:
 
     def file(self, account: str, file_id: str) -> SandboxTask:
         task = self.state.by_file(file_id)
-        if task is None or task.account != account or self.status(task) != UpstreamStatus.SUCCESS:
+        if task is None or task.account != account or task.api != "v1":
+            raise NotFound(FILE_NOT_FOUND)
+        if self.status(task) != UpstreamStatus.SUCCESS:
             raise NotFound(FILE_NOT_FOUND)
         return task
 
     def retrieve(self, account: str, file_id: str, base_url: str) -> dict[str, Any]:
-        task = self.file(account, file_id)
-        expires = int(self._clock()) + self._url_ttl
-        sig = signing.sign(self._secret, task.file_id, expires)
-        url = (
-            f"{base_url.rstrip('/')}/v1/files/download/{task.file_id}.mp4"
-            f"?expires={expires}&sig={sig}"
-        )
-        return {
-            "file_id": int(task.file_id),
-            "bytes": task.bytes,
-            "created_at": int(task.created_at),
-            "filename": "output.mp4",
-            "purpose": "video_generation",
-            "download_url": url,
-            # The real service adds a second link to the same file, on another store
-            # (reference 2.2): here a distinct URL that the same route serves.
-            "backup_download_url": f"{url}&mirror=backup",
-        }
-
-    def download(self, file_id: str, expires: int, sig: str) -> Download:
-        """The video behind a download URL; no path (404) if unknown, expired or faulted.
-
-        An injected ``download_404`` makes the first valid download of the file miss.
-        """
-        task = self.state.by_file(file_id)
-        if task is None or not task.rendered:
-            return Download(task, None)
-        if not signing.verify(self._secret, file_id, expires, sig, self._clock()):
-            return Download(task, None)
-        task.downloads += 1
-        self.state.save(task)
-        if FaultKind.DOWNLOAD_404 in task.faults and task.downloads == 1:
-            return Download(task, None, faulted=True)
-        return Download(task, self.state.video_path(task))
+        return self.files.retrieve(self.file(account, file_id), base_url)
 
     def video_path(self, task: SandboxTask) -> Path:
         return self.state.video_path(task)

@@ -42,6 +42,22 @@ def new_numeric_id() -> str:
     return str(value)
 
 
+V2_ID_DIGITS = 15  # MiniMax's v2 task ids, e.g. "424010985738629"
+_last_v2_id = 0
+
+
+def new_v2_task_id() -> str:
+    """A v2 task id: 15 decimal digits, increasing with time (milliseconds times 100 plus a
+    random part, 15 digits from 2001 until the year 2286), never one this process made.
+    One digit shorter than v1's ids, so the two never collide."""
+    global _last_v2_id
+    with _id_lock:
+        value = max(time.time_ns() // 1_000_000 * 100 + secrets.randbelow(100), _last_v2_id + 1)
+        _last_v2_id = value
+    assert len(str(value)) == V2_ID_DIGITS
+    return str(value)
+
+
 @dataclass(slots=True)
 class SandboxTask:
     task_id: str
@@ -66,6 +82,12 @@ class SandboxTask:
     pushed: list[str] = field(default_factory=list)  # callback statuses sent (or given up)
     downloads: int = 0  # download URL hits, so that an injected 404 hits only the first
     extra: dict[str, Any] = field(default_factory=dict)
+    # MiniMax v2 (H3) tasks; records written before v2 existed read these defaults
+    api: str = "v1"  # the API that made it, and the only one that shows it
+    ratio: str = ""  # v2: the ratio rendered (what the task echoes: never "adaptive")
+    base_url: str = ""  # v2: where the create came in, for content.url in callback pushes
+    usage: dict[str, int] = field(default_factory=dict)  # v2: what a success reports
+    cancelled_at: float = 0.0  # v2: when a DELETE cancelled it, while it was queued
 
 
 class SandboxState:
@@ -110,12 +132,26 @@ class SandboxState:
         whose id was answered survives the process being killed the next moment (no
         write of it can be queued yet, so the order holds).
         """
+        if not new and task.task_id not in self._tasks:
+            return  # deleted (v2's DELETE) while a push or a download still held it
         self._index(task)
         data = json.dumps(asdict(task))  # now, while the record cannot change under us
         if new:
             self._write(task.task_id, data)
             return
         self._writer.submit(self._write, task.task_id, data).add_done_callback(_log_failure)
+
+    def delete(self, task: SandboxTask) -> None:
+        """Forget the task: its record, inputs and video. The files go on the writer
+        thread, after the saves already queued, so that none of them writes it back."""
+        self._tasks.pop(task.task_id, None)
+        self._by_file.pop(task.file_id, None)
+        paths = [
+            self.tasks_dir / f"{task.task_id}.json",
+            self.video_path(task),
+            *(self.inputs_dir / name for name in task.inputs.values()),
+        ]
+        self._writer.submit(_unlink, paths).add_done_callback(_log_failure)
 
     def _write(self, task_id: str, data: str) -> None:
         path = self.tasks_dir / f"{task_id}.json"
@@ -147,6 +183,11 @@ class SandboxState:
 
     def read_input(self, name: str) -> bytes:
         return (self.inputs_dir / name).read_bytes()
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _log_failure(done: Future[None]) -> None:
