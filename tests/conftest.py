@@ -17,6 +17,7 @@ STORE_INDEPENDENT = (
     "tests/unit/",
     "tests/integration/test_render",  # the renderer (v1 and v2) and its render pool
     "tests/integration/test_previews.py",
+    "tests/integration/test_minimax_v2_provider.py",
     "tests/integration/test_sandbox_",
     "tests/e2e/test_sandbox_",
     "tests/e2e/test_faults.py",

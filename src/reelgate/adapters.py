@@ -13,7 +13,7 @@ from reelgate.blobs.base import Storage
 from reelgate.blobs.local import LocalStorage
 from reelgate.providers.base import ProviderFactory
 from reelgate.providers.http_webhooks import HttpWebhooks
-from reelgate.providers.minimax import minimax_providers
+from reelgate.providers.minimax_channel import minimax_providers
 from reelgate.providers.webhooks import WebhookSender
 from reelgate.settings import STANDALONE_SANDBOX_KEY, Settings
 

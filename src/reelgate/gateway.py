@@ -178,7 +178,7 @@ class Parts:
             ),
             deliveries=deliveries,
             dispatcher=self._dispatcher(deliveries),
-            task_service=self._task_service(tasks, router, callbacks, tracker, events),
+            task_service=self._task_service(tasks, router, callbacks, tracker, events, files),
             file_service=files,
             tracker=tracker,
             events=events,
@@ -271,6 +271,7 @@ class Parts:
         callbacks: UpstreamCallbacks,
         tracker: Tracker,
         events: EventBus,
+        files: FileService,
     ) -> TaskService:
         settings = self.settings
         cache = TaskCache()
@@ -285,6 +286,7 @@ class Parts:
             prices=PriceTable.load(settings.prices_file),
             cache=cache,
             on_submitted=tracker.wake if self.worker else None,
+            on_deleted=files.forget,
         )
 
 

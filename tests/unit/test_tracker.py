@@ -18,6 +18,7 @@ def _task(n: int) -> Any:
         id=n,
         platform_id=f"video_{n}",
         upstream_task_id=f"up-{n}",
+        model="T2V-01",
         channel="ch",
         deadline_at=datetime.now(UTC) + timedelta(hours=1),
         poll_attempts=1,
@@ -51,7 +52,7 @@ class Provider:
         self.query_s = query_s
         self.queried: list[str] = []
 
-    async def query(self, upstream_task_id: str) -> QueryResult:
+    async def query(self, upstream_task_id: str, model: str | None = None) -> QueryResult:
         self.queried.append(upstream_task_id)
         await asyncio.sleep(self.query_s)
         return QueryResult(status=UpstreamStatus.PROCESSING)

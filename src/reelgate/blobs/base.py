@@ -54,6 +54,10 @@ class Storage(Protocol):
         """
         ...
 
+    async def delete(self, key: str) -> None:
+        """Remove the object (a deleted task's video); nothing there is not an error."""
+        ...
+
     def local_path(self, key: str) -> Path | None:
         """A path on this machine to serve the object from, if the backend has one."""
         ...

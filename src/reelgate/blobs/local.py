@@ -30,6 +30,9 @@ class LocalStorage:
         path = self.local_path(key)
         return path.stat().st_size if path.is_file() else None
 
+    async def delete(self, key: str) -> None:
+        self.local_path(key).unlink(missing_ok=True)
+
     async def save(self, key: str, chunks: AsyncIterator[bytes]) -> StoredObject:
         path = self.local_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)

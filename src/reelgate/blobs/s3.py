@@ -129,6 +129,11 @@ class S3Storage:
     async def exists(self, key: str) -> bool:
         return await self.size(key) is not None
 
+    async def delete(self, key: str) -> None:
+        s3 = await self._s3()
+        with _translate("delete"):  # S3 answers a missing key with success too
+            await s3.delete_object(Bucket=self.bucket, Key=self.object_name(key))
+
     async def save(self, key: str, chunks: AsyncIterator[bytes]) -> StoredObject:
         name = self.object_name(key)
         s3 = await self._s3()

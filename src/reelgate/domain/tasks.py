@@ -97,6 +97,48 @@ MINIMAX_FAIL_CODES = upstream_codes.RIDES_WITH_FAIL
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What the upstream billed for a finished task, as MiniMax's v2 reports it: seconds
+    of output and of reference video, input images, reference audio seconds."""
+
+    output_seconds: int
+    input_seconds: int = 0
+    input_image_count: int = 0
+    input_audio_seconds: int | None = None
+
+    @property
+    def total_seconds(self) -> int:
+        return self.output_seconds + self.input_seconds
+
+    def as_dict(self) -> dict[str, int]:
+        out = {
+            "total_seconds": self.total_seconds,
+            "input_seconds": self.input_seconds,
+            "output_seconds": self.output_seconds,
+            "input_image_count": self.input_image_count,
+        }
+        if self.input_audio_seconds is not None:
+            out["input_audio_seconds"] = self.input_audio_seconds
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Usage:
+        """From v2's usage object (or our own ``as_dict``); missing counters are 0."""
+
+        def count(name: str) -> int:
+            value = data.get(name)
+            return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+        audio = data.get("input_audio_seconds")
+        return cls(
+            output_seconds=count("output_seconds"),
+            input_seconds=count("input_seconds"),
+            input_image_count=count("input_image_count"),
+            input_audio_seconds=audio if isinstance(audio, int) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     id: int
     platform_id: str
@@ -126,6 +168,8 @@ class Task:
     copy_attempts: int = 0  # failed tries to copy the video into the gateway's storage
     next_poll_at: datetime | None = None
     upstream_callback: bool = False  # the upstream pushes changes; polling is the safety net
+    ratio: str | None = None  # v2: the ratio asked, then the one the upstream chose
+    usage: Usage | None = None  # v2: what the upstream billed, once succeeded
 
     @property
     def minimax_status(self) -> str:

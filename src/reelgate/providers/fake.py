@@ -17,7 +17,7 @@ Nothing here touches the network or sleeps; every call is recorded in ``calls``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -31,9 +31,10 @@ from reelgate.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from reelgate.providers.base import FileInfo, QueryResult
+from reelgate.providers.base import FileInfo, PushedStatus, QueryResult
+from reelgate.providers.minimax import read_v1_push
 
-Operation = Literal["submit", "query", "retrieve", "download"]
+Operation = Literal["submit", "query", "retrieve", "download", "cancel"]
 DOWNLOAD_PREFIX = "fake-upstream://"
 NOT_FOUND = 2013  # what MiniMax answers for a task or file id it does not know
 
@@ -202,7 +203,7 @@ class FakeProvider:
         up.tasks[task_id] = FakeTask(task_id, self.name, request, callback_url, up.clock())
         return task_id
 
-    async def query(self, upstream_task_id: str) -> QueryResult:
+    async def query(self, upstream_task_id: str, model: str | None = None) -> QueryResult:
         up = self._up
         up._enter(self.name, "query", upstream_task_id)
         status = up.status(upstream_task_id)
@@ -213,7 +214,7 @@ class FakeProvider:
             return QueryResult(status, error_code=task.error_code, error_message=task.error_message)
         return QueryResult(status)
 
-    async def retrieve_file(self, file_id: str) -> FileInfo:
+    async def retrieve_file(self, file_id: str, model: str | None = None) -> FileInfo:
         up = self._up
         up._enter(self.name, "retrieve", file_id)
         task_id = file_id.removeprefix("file-")
@@ -228,6 +229,20 @@ class FakeProvider:
             created_at=now,
             expires_at=now + timedelta(hours=1),
         )
+
+    async def cancel(self, upstream_task_id: str, model: str | None = None) -> bool:
+        """As v2's DELETE: a task not yet running is cancelled (it reads as failed)."""
+        up = self._up
+        up._enter(self.name, "cancel", upstream_task_id)
+        if up.status(upstream_task_id) is not UpstreamStatus.QUEUEING:
+            return False
+        up.fail(upstream_task_id, 0, "cancelled")
+        return True
+
+    def read_push(
+        self, body: Mapping[str, object], model: str | None = None
+    ) -> PushedStatus | None:
+        return read_v1_push(body)  # the fake speaks v1's shapes
 
     async def download(self, url: str) -> AsyncIterator[bytes]:
         self._up._enter(self.name, "download", url)

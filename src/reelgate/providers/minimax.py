@@ -5,7 +5,7 @@ All httpx errors are translated here, at the edge, into the UpstreamError family
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from reelgate.domain.channels import Channel
 from reelgate.domain.tasks import UpstreamStatus
 from reelgate.domain.upstream_fields import KNOWN_FILE_FIELDS, extra_fields
 from reelgate.domain.video import VideoRequest
@@ -24,7 +23,7 @@ from reelgate.errors import (
     UpstreamUnavailable,
     UpstreamUnreachable,
 )
-from reelgate.providers.base import FileInfo, ProviderFactory, QueryResult
+from reelgate.providers.base import FileInfo, PushedStatus, QueryResult
 from reelgate.urlguard import BlockedUrl, check_url
 
 # MiniMax documents a one-hour lifetime for download URLs (reference 2.4).
@@ -32,7 +31,7 @@ DOWNLOAD_URL_LIFETIME = timedelta(hours=1)
 
 
 @contextmanager
-def _translate(what: str) -> Iterator[None]:
+def translate(what: str) -> Iterator[None]:
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -99,7 +98,7 @@ class MiniMaxProvider:
             raise UpstreamError("upstream accepted the task but sent no task_id")
         return str(task_id)
 
-    async def query(self, upstream_task_id: str) -> QueryResult:
+    async def query(self, upstream_task_id: str, model: str | None = None) -> QueryResult:
         # A failed task may come with a non-zero code (1026, 1027) next to status "Fail":
         # that is the task's outcome, not a refusal of the query.
         data = await self._call(
@@ -123,7 +122,7 @@ class MiniMaxProvider:
             error_message=str(data.get("error_message") or (code and base.get("status_msg")) or ""),
         )
 
-    async def retrieve_file(self, file_id: str) -> FileInfo:
+    async def retrieve_file(self, file_id: str, model: str | None = None) -> FileInfo:
         data = await self._call("GET", "/v1/files/retrieve", params={"file_id": file_id})
         file = data.get("file")
         if not isinstance(file, dict) or not file.get("download_url"):
@@ -140,6 +139,14 @@ class MiniMaxProvider:
             extra=extra_fields(file, KNOWN_FILE_FIELDS, self._secrets),
         )
 
+    async def cancel(self, upstream_task_id: str, model: str | None = None) -> bool:
+        return False  # MiniMax's v1 has no cancel: the task runs (and is paid) upstream
+
+    def read_push(
+        self, body: Mapping[str, object], model: str | None = None
+    ) -> PushedStatus | None:
+        return read_v1_push(body)
+
     async def download(self, url: str) -> AsyncIterator[bytes]:
         # A download URL on another host than the upstream's own API (a CDN) is checked
         # like any URL the gateway is handed: it must not lead into the private network.
@@ -148,7 +155,7 @@ class MiniMaxProvider:
                 await check_url(url, allow_private=self._allow_private)
             except BlockedUrl as exc:
                 raise UpstreamRejected(1000, f"refused download URL: {exc.message}") from None
-        with _translate("download"):
+        with translate("download"):
             async with self._client.stream("GET", url) as resp:
                 if resp.status_code != 200:
                     raise UpstreamUnavailable(f"upstream download answered {resp.status_code}")
@@ -158,7 +165,7 @@ class MiniMaxProvider:
     async def _call(
         self, method: str, path: str, *, accept_failed_task: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
-        with _translate(path.rsplit("/", 1)[-1]):
+        with translate(path.rsplit("/", 1)[-1]):
             resp = await self._client.request(
                 method, self._base + path, headers=self._headers, **kwargs
             )
@@ -180,25 +187,38 @@ class MiniMaxProvider:
         return data
 
 
+def read_v1_push(body: Mapping[str, object]) -> PushedStatus | None:
+    """A v1 push (the query's shape). A success is complete only with the file id and
+    the video's size; without them a poll confirms it."""
+    status = UpstreamStatus.parse(str(body.get("status", "")))
+    if status is None:
+        return None
+    task_id = str(body.get("task_id", "") or "")
+    if status is UpstreamStatus.SUCCESS:
+        file_id = str(body.get("file_id") or "")
+        width, height = _size(body.get("video_width")), _size(body.get("video_height"))
+        result = QueryResult(status=status, file_id=file_id, width=width, height=height)
+        return PushedStatus(task_id, result, complete=bool(file_id and width and height))
+    base = body.get("base_resp") or {}
+    code = int(base.get("status_code") or 0) if isinstance(base, Mapping) else 0
+    message = str(base.get("status_msg") or "") if isinstance(base, Mapping) else ""
+    result = QueryResult(status=status, error_code=code, error_message=message if code else "")
+    return PushedStatus(task_id, result)
+
+
+def _size(value: Any) -> int | None:
+    """A pushed video dimension: a positive integer, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        size = int(value)
+    except ValueError:
+        return None
+    return size if size > 0 else None
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None and value != "" else None
     except (TypeError, ValueError):
         return None
-
-
-def minimax_providers(
-    client: httpx.AsyncClient, *, allow_private_downloads: bool = False
-) -> ProviderFactory:
-    """The MiniMax adapter for each channel, all over one shared client."""
-
-    def build(channel: Channel) -> MiniMaxProvider:
-        return MiniMaxProvider(
-            channel.name,
-            channel.base_url,
-            channel.api_key,
-            client,
-            allow_private_downloads=allow_private_downloads,
-        )
-
-    return build

@@ -338,7 +338,7 @@ def _minimax_providers(
     if client is None:
         raise ValueError("ChannelRouter needs a provider factory or an httpx client")
     # imported here: the router itself knows only the Provider port
-    from reelgate.providers.minimax import minimax_providers
+    from reelgate.providers.minimax_channel import minimax_providers
 
     return minimax_providers(client, allow_private_downloads=allow_private_downloads)
 

@@ -107,6 +107,11 @@ class FileService:
         """
         return await self._storage.save(storage_key(task), self.download(task, download_url))
 
+    async def forget(self, task: Task) -> None:
+        """Remove the gateway's copy of a deleted task's video, if it has one."""
+        if task.file is not None and task.file.storage_key is not None:
+            await self._storage.delete(task.file.storage_key)
+
     async def try_copy(self, task: Task, download_url: str) -> StoredObject | None:
         """The copy, or None: copying is off, or it failed (logged; the sweep retries)."""
         if not self._copies:

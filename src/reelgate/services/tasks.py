@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,6 +50,7 @@ class TaskService:
         prices: PriceTable,
         cache: TaskCache | None = None,
         on_submitted: Any = None,
+        on_deleted: Callable[[Task], Awaitable[None]] | None = None,
     ) -> None:
         self._cache = cache
         self._tasks = tasks
@@ -59,6 +61,7 @@ class TaskService:
         self._deadline = deadline
         self._prices = prices
         self._on_submitted = on_submitted  # wakes the tracker
+        self._on_deleted = on_deleted  # removes the video's copy
 
     async def create(
         self, key: ApiKey, request: VideoRequest, deadline_s: float | None = None
@@ -132,6 +135,7 @@ class TaskService:
             price=price,
             callback_url=request.callback_url,
             deadline_at=deadline_at,
+            ratio=request.ratio,
             max_in_flight=key.max_in_flight,
             account_max_in_flight=key.account_max_in_flight,
         )
@@ -183,8 +187,32 @@ class TaskService:
             "cancelled"
         )
 
+    async def delete(self, account_id: int, any_id: str) -> Task:
+        """Delete a finished task's record (and the gateway's copy of its video): gone
+        from every view of the account after this. An unfinished task is a conflict
+        (cancel it first); the ledger keeps what it cost."""
+        task = await self.get(account_id, any_id)
+        if not task.status.terminal:
+            raise Conflict(
+                f"task {task.platform_id} is {task.status.public} and cannot be deleted "
+                "until it finishes; cancel it first"
+            )
+        deleted = await self._tasks.mark_deleted(account_id, task.id, datetime.now(UTC))
+        if self._cache is not None:
+            self._cache.invalidate(task.id)
+        if deleted is None:  # deleted meanwhile by another request: as if never there
+            raise NotFound(TASK_NOT_FOUND)
+        if self._on_deleted is not None:
+            await self._on_deleted(deleted)
+        return deleted
+
     async def events(self, task: Task, after_seq: int) -> list[TaskEvent]:
         return await self._tasks.events(task.id, after_seq)
+
+    async def for_signed_link(self, platform_id: str) -> Task | None:
+        """Any account's task by its ``platform_id``, for a download link whose signature
+        (FileService.verify) was checked: the signature stands in for the account."""
+        return await self._tasks.get_by_platform_id(platform_id)
 
     async def by_file(self, account_id: int, file_id: str) -> Task:
         file_id = file_id.strip()

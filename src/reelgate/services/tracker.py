@@ -171,7 +171,7 @@ class Tracker(Loop):
             await self._not_now(task)
             return False
         try:
-            result = await self._router.provider(channel).query(task.upstream_task_id)
+            result = await self._router.provider(channel).query(task.upstream_task_id, task.model)
         except UpstreamError as exc:
             self._router.record(channel, "query", exc)
             log.info("query of %s failed: %s", task.platform_id, exc)
@@ -222,7 +222,7 @@ class Tracker(Loop):
                 await self._not_now(task)
             return
         try:
-            info = await self._router.provider(channel).retrieve_file(result.file_id)
+            info = await self._router.provider(channel).retrieve_file(result.file_id, task.model)
         except UpstreamError as exc:
             self._router.record(channel, "retrieve", exc)
             log.info("retrieve of %s failed: %s", task.platform_id, exc)
@@ -247,7 +247,13 @@ class Tracker(Loop):
             extra=info.extra,  # kept: files/retrieve is answered from the store
         )
         done = await self._tasks.record_success(
-            task.id, file, self._now(), owner=owner, copy_pending=self._files.copies
+            task.id,
+            file,
+            self._now(),
+            owner=owner,
+            copy_pending=self._files.copies,
+            usage=result.usage,
+            ratio=result.ratio,
         )
         if done is not None and self._observe is not None:
             self._observe("completed", (self._now() - task.created_at).total_seconds())
@@ -262,32 +268,22 @@ class Tracker(Loop):
         task = await self._tasks.get_by_platform_id(platform_id)
         if task is None or task.status.terminal or task.upstream_task_id is None:
             return
-        pushed_id = str(body.get("task_id", ""))
-        if pushed_id and pushed_id != task.upstream_task_id:
-            log.warning("push for %s names task %s; ignored", platform_id, pushed_id)
+        pushed = self._router.provider(task.channel).read_push(body, task.model)
+        if pushed is None:
             return
-        status = UpstreamStatus.parse(str(body.get("status", "")))
-        if status is None:
+        if pushed.task_id and pushed.task_id != task.upstream_task_id:
+            log.warning("push for %s names task %s; ignored", platform_id, pushed.task_id)
             return
-        if status is UpstreamStatus.SUCCESS:
-            file_id = str(body.get("file_id") or "")
-            width, height = _size(body.get("video_width")), _size(body.get("video_height"))
-            if file_id and width and height:
-                result = QueryResult(status=status, file_id=file_id, width=width, height=height)
+        result = pushed.result
+        if result.status is UpstreamStatus.SUCCESS:
+            if pushed.complete and result.file_id:
                 await self._succeed(task, result, owner=None)
             else:
                 await self._poll_soon(task)
             return
-        if status is task.upstream_status:
+        if result.status is task.upstream_status:
             return  # no news (a poll got there first): nothing to write
-        base = body.get("base_resp") or {}
-        code = int(base.get("status_code") or 0) if isinstance(base, Mapping) else 0
-        message = str(base.get("status_msg") or "") if isinstance(base, Mapping) else ""
-        await self.apply(
-            task,
-            QueryResult(status=status, error_code=code, error_message=message if code else ""),
-            owner=None,
-        )
+        await self.apply(task, result, owner=None)
 
     def _next_delay(self, task: Task, schedule: PollSchedule | None = None) -> float:
         """When to poll next: the task's schedule, stretched so that its channel's tasks
@@ -354,7 +350,9 @@ class Tracker(Loop):
         if not await self._router.acquire(task.channel):
             return
         try:
-            info = await self._router.provider(task.channel).retrieve_file(task.file.file_id)
+            info = await self._router.provider(task.channel).retrieve_file(
+                task.file.file_id, task.model
+            )
         except UpstreamError as exc:
             self._router.record(task.channel, "retrieve", exc)
             log.info("retrieve for copy of %s failed: %s", task.platform_id, exc)
@@ -369,14 +367,3 @@ class Tracker(Loop):
         # the others waiting
         delay = min(COPY_RETRY_MAX_S, COPY_RETRY_FIRST_S * 2**task.copy_attempts)
         await self._tasks.copy_failed(task, self._now() + timedelta(seconds=delay))
-
-
-def _size(value: Any) -> int | None:
-    """A pushed video dimension: a positive integer, or None."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    try:
-        size = int(value)
-    except ValueError:
-        return None
-    return size if size > 0 else None

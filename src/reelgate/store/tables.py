@@ -139,6 +139,11 @@ tasks = Table(
     Column("file_copy_pending", Boolean, nullable=False, default=False),
     Column("copy_attempts", Integer, nullable=False, default=0),
     Column("next_copy_at", UTCDateTime, nullable=True),
+    # v2: the ratio the upstream chose, what it billed (domain.tasks.Usage), and when
+    # the account deleted the record (it is then gone from every view of the account)
+    Column("ratio", String(16), nullable=True),
+    Column("usage", JSON, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
     Index("ix_tasks_account_created", "account_id", "id"),
     Index("ix_tasks_key_status", "api_key_id", "status"),
     Index("ix_tasks_account_status", "account_id", "status"),  # the account's in-flight count

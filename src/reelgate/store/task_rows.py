@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reelgate.domain.tasks import Task, TaskEvent, TaskStatus, UpstreamStatus, VideoFile
+from reelgate.domain.tasks import Task, TaskEvent, TaskStatus, UpstreamStatus, Usage, VideoFile
 from reelgate.domain.tasks import TaskFilter as TaskFilter  # re-exported: it lived here
 
 
@@ -25,6 +25,7 @@ class NewTask:
     price: int
     callback_url: str | None
     deadline_at: datetime
+    ratio: str | None = None
     max_in_flight: int | None = None  # the key's limit, checked under the account's lock
     account_max_in_flight: int | None = None  # the account's, over all of its keys
 
@@ -81,6 +82,8 @@ def to_task(row: Any) -> Task:
         copy_attempts=row.copy_attempts,
         next_poll_at=row.next_poll_at,
         upstream_callback=row.upstream_callback,
+        ratio=row.ratio,
+        usage=Usage.from_dict(row.usage) if row.usage else None,
     )
 
 
@@ -109,6 +112,7 @@ def new_row(new: NewTask, status: TaskStatus, now: datetime) -> dict[str, Any]:
         "resolution": new.resolution,
         "price": new.price,
         "callback_url": new.callback_url,
+        "ratio": new.ratio,
         "created_at": now,
         "updated_at": now,
         "deadline_at": new.deadline_at,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.domain import lifecycle
 from reelgate.domain.ids import PLATFORM_PREFIX
-from reelgate.domain.tasks import UNFINISHED, Task, TaskEvent, TaskStatus
+from reelgate.domain.tasks import TERMINAL, UNFINISHED, Task, TaskEvent, TaskStatus
 from reelgate.errors import Forbidden, InsufficientBalance, RateLimited
 from reelgate.store.database import begin
 from reelgate.store.tables import accounts, ledger, task_events, tasks
@@ -25,6 +25,14 @@ __all__ = ["NewTask", "TaskFilter", "TaskStore", "to_task"]
 
 _UNFINISHED = [s.value for s in TaskStatus if s in UNFINISHED]
 _TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
+_TERMINAL = [s.value for s in TaskStatus if s in TERMINAL]
+# a record its account deleted is gone from every view of the account
+_LIVE = tasks.c.deleted_at.is_(None)
+
+
+def _mine(account_id: int) -> ColumnElement[bool]:
+    """The account's own tasks that it has not deleted."""
+    return and_(tasks.c.account_id == account_id, _LIVE)
 
 
 class TaskStore(TaskTransitions):
@@ -67,7 +75,7 @@ class TaskStore(TaskTransitions):
         if not any_id.startswith(PLATFORM_PREFIX):
             first, second = second, first
         for column in (first, second):
-            task = await self._one(and_(tasks.c.account_id == account_id, column == any_id))
+            task = await self._one(and_(_mine(account_id), column == any_id))
             if task is not None:
                 return task
         return None
@@ -76,10 +84,29 @@ class TaskStore(TaskTransitions):
         return await self._one(tasks.c.id == task_id)
 
     async def get_by_platform_id(self, platform_id: str) -> Task | None:
-        return await self._one(tasks.c.platform_id == platform_id)
+        """Any account's task, unless deleted (a signed link to it stops working)."""
+        return await self._one(and_(tasks.c.platform_id == platform_id, _LIVE))
 
     async def get_by_file(self, account_id: int, file_id: str) -> Task | None:
-        return await self._one(and_(tasks.c.account_id == account_id, tasks.c.file_id == file_id))
+        return await self._one(and_(_mine(account_id), tasks.c.file_id == file_id))
+
+    async def mark_deleted(self, account_id: int, task_id: int, now: datetime) -> Task | None:
+        """Delete a finished task's record from its account's views (``deleted_at``);
+        the row stays for the ledger. None if it is not the account's, not finished,
+        or deleted already: a delete happens once."""
+        stmt = (
+            update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                _mine(account_id),
+                tasks.c.status.in_(_TERMINAL),
+            )
+            .values(deleted_at=now)
+            .returning(*tasks.c)
+        )
+        async with begin(self._engine) as conn:
+            row = (await conn.execute(stmt)).one_or_none()
+        return to_task(row) if row is not None else None
 
     async def _one(self, where: ColumnElement[bool]) -> Task | None:
         async with self._engine.connect() as conn:
@@ -90,7 +117,7 @@ class TaskStore(TaskTransitions):
         self, account_id: int, filters: TaskFilter, before_id: int | None, limit: int
     ) -> list[Task]:
         """The account's tasks, newest first, strictly older than ``before_id``."""
-        where = [tasks.c.account_id == account_id]
+        where = [_mine(account_id)]
         if before_id is not None:
             where.append(tasks.c.id < before_id)
         if filters.status is not None:

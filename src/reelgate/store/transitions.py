@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reelgate.domain import lifecycle
 from reelgate.domain.lifecycle import Event, IllegalTransition, Money, Plan, Step
-from reelgate.domain.tasks import Task, TaskStatus, UpstreamStatus, VideoFile
+from reelgate.domain.tasks import Task, TaskStatus, UpstreamStatus, Usage, VideoFile
 from reelgate.domain.webhooks import callback_body
 from reelgate.store.database import begin
 from reelgate.store.deliveries import enqueue
@@ -153,8 +153,14 @@ class TaskTransitions:
         owner: str | None = None,
         *,
         copy_pending: bool = True,
+        usage: Usage | None = None,
+        ratio: str | None = None,
     ) -> Task | None:
-        """Record the result; ``copy_pending``: the gateway still wants its own copy."""
+        """Record the result; ``copy_pending``: the gateway still wants its own copy.
+        ``usage`` and ``ratio``: what a v2 upstream billed and the ratio it chose."""
+        extra: dict[str, Any] = {"usage": usage.as_dict()} if usage is not None else {}
+        if ratio is not None:
+            extra["ratio"] = ratio
         return await self._transition(
             task_id,
             lifecycle.plan(Step.SUCCEED, TaskStatus.SUCCEEDED),
@@ -164,6 +170,7 @@ class TaskTransitions:
             finished_at=now,
             upstream_status=UpstreamStatus.SUCCESS.value,
             **file_values(file, now, copy_pending=copy_pending),
+            **extra,
         )
 
     async def record_failure(
