@@ -42,6 +42,8 @@ from reelgate.startup import migrates_at_start, open_gateway, prepare_store, pri
 from reelgate.surfaces.minimax_v1 import errors as minimax_v1_errors
 from reelgate.surfaces.minimax_v1 import routes as minimax_v1
 from reelgate.surfaces.minimax_v1.schemas import CreateRequest
+from reelgate.surfaces.minimax_v2 import errors as minimax_v2_errors
+from reelgate.surfaces.minimax_v2 import routes as minimax_v2
 from reelgate.wire import TraceIdMiddleware
 
 __all__ = [
@@ -123,9 +125,11 @@ def _install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(TraceIdMiddleware)
     # outermost: routing, body limits and error shapes all see /minimaxi//v1 as /minimaxi/v1
     app.add_middleware(CollapseSlashes)
-    # first match wins: MiniMax's root routes (/v1/video_generation) sit under /v1/
-    api_errors.install(app, [minimax_v1_errors.SHAPE, api_errors.PLATFORM])
+    # first match wins: v2 before v1 (which owns the rest of /minimaxi/), and MiniMax's
+    # root routes (/v1/video_generation) before the platform's /v1/
+    api_errors.install(app, [minimax_v2_errors.SHAPE, minimax_v1_errors.SHAPE, api_errors.PLATFORM])
     minimax_v1.include(app)  # under /minimaxi/v1 and at the root (/v1/video_generation...)
+    minimax_v2.include(app)  # under /minimaxi/v2
     app.include_router(platform_api.router)
     app.include_router(admin_api.router)
     app.include_router(channels_api.router)

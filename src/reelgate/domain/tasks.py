@@ -214,6 +214,8 @@ class TaskFilter:
     model: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    models: frozenset[str] | None = None  # one wire's models (v2's list shows only v2's)
+    ids: frozenset[str] | None = None  # either id of each task wanted
 
 
 class FailureReason(StrEnum):

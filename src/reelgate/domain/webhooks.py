@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reelgate.domain.signing import same
+from reelgate.domain.task_views import is_v2, v2_task
 from reelgate.domain.tasks import Task, TaskStatus
 
 SECRET_PREFIX = "whsec_"
@@ -102,7 +103,12 @@ _CALLBACK_STATUS = {
 
 
 def callback_body(task: Task) -> dict[str, object]:
-    """The query-shaped body MiniMax POSTs on a status change, plus the gateway's id."""
+    """The query-shaped body MiniMax POSTs on a status change, plus the gateway's id: v1's,
+    or v2's ``{"task": {...}}`` for a v2 model's task. A v2 body carries no
+    ``content.url``: a delivery may be retried for hours, past any signed URL's life;
+    the receiver queries the task for a fresh one."""
+    if is_v2(task):
+        return {"task": v2_task(task)}
     body: dict[str, object] = {
         "task_id": task.upstream_task_id or task.platform_id,
         "platform_id": task.platform_id,

@@ -15,7 +15,14 @@ from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
 from reelgate.domain.tasks import FailureReason, Task, TaskEvent, TaskStatus
 from reelgate.domain.video import VideoRequest
-from reelgate.errors import Conflict, Forbidden, InvalidParams, NotFound, ReelgateError
+from reelgate.errors import (
+    Conflict,
+    Forbidden,
+    InvalidParams,
+    NotFound,
+    ReelgateError,
+    UpstreamRejected,
+)
 from reelgate.providers.base import Provider
 from reelgate.services.callbacks import CallbackVerifier
 from reelgate.services.channels import ChannelRouter
@@ -166,9 +173,48 @@ class TaskService:
         page = page[:limit]
         return page, (_encode_cursor(page[-1].id) if more else None)
 
-    async def cancel(self, account_id: int, any_id: str) -> Task:
-        """Cancel an unfinished task and refund it; a finished one is a conflict."""
+    async def list_after(
+        self, account_id: int, after: str | None, limit: int, *, ascending: bool = False
+    ) -> tuple[list[Task], bool]:
+        """A page of the account's tasks that follow the task ``after`` (its platform id,
+        deleted or not), newest first or ``ascending``, and whether more follow: the
+        paging of OpenAI's list (``after=<last id>``)."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidParams(f"limit must be between 1 and {MAX_PAGE}")
+        start = None
+        if after is not None:
+            start = await self._tasks.position(account_id, after)
+            if start is None:
+                raise InvalidParams(f"after: {after!r} is not a task of this account")
+        page = await self._tasks.list_for_account(
+            account_id,
+            TaskFilter(),
+            None if ascending else start,
+            limit + 1,
+            after_id=start if ascending else None,
+            ascending=ascending,
+        )
+        return page[:limit], len(page) > limit
+
+    async def numbered_page(
+        self, account_id: int, filters: TaskFilter, offset: int, limit: int
+    ) -> tuple[list[Task], int]:
+        """A page by position (MiniMax v2's ``page_num``) and how many match in all."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidParams(f"invalid params, page_size must be between 1 and {MAX_PAGE}")
+        page = await self._tasks.list_for_account(account_id, filters, None, limit, offset)
+        return page, await self._tasks.count_for_account(account_id, filters)
+
+    async def cancel(self, account_id: int, any_id: str, *, upstream: bool = False) -> Task:
+        """Cancel an unfinished task and refund it; a finished one is a conflict.
+
+        ``upstream``: as MiniMax v2's DELETE, only a task the upstream has not started,
+        and the upstream cancels it too (it charges nothing then); a task it has started
+        is a conflict. Without it the gateway stops following the task and refunds it,
+        whatever the upstream does with it."""
         task = await self.get(account_id, any_id)
+        if upstream and not task.status.terminal:
+            await self._cancel_upstream(task)
         if not task.status.terminal:
             done = await self._tasks.record_failure(
                 task.id,
@@ -186,6 +232,23 @@ class TaskService:
             f"task {task.platform_id} has already {_FINISHED_VERB[task.status]} and cannot be "
             "cancelled"
         )
+
+    async def _cancel_upstream(self, task: Task) -> None:
+        refusal = Conflict(
+            f"invalid params, task {task.upstream_task_id or task.platform_id} is "
+            f"{task.status.public} and can no longer be cancelled"
+        )
+        if task.status is TaskStatus.RUNNING:
+            raise refusal
+        if task.upstream_task_id is None:
+            return  # not at the upstream yet: nothing runs there
+        provider = self._router.provider(task.channel)
+        try:
+            cancelled = await provider.cancel(task.upstream_task_id, task.model)
+        except UpstreamRejected:
+            raise refusal from None
+        if not cancelled:
+            raise refusal
 
     async def delete(self, account_id: int, any_id: str) -> Task:
         """Delete a finished task's record (and the gateway's copy of its video): gone

@@ -30,6 +30,28 @@ _TERMINAL = [s.value for s in TaskStatus if s in TERMINAL]
 _LIVE = tasks.c.deleted_at.is_(None)
 
 
+def _filtered(account_id: int, filters: TaskFilter) -> list[ColumnElement[bool]]:
+    where = [_mine(account_id)]
+    if filters.status is not None:
+        # `queued` includes tasks the upstream has not answered yet
+        wanted = [filters.status]
+        if filters.status == TaskStatus.QUEUED.value:
+            wanted.append(TaskStatus.SUBMITTING.value)
+        where.append(tasks.c.status.in_(wanted))
+    if filters.model is not None:
+        where.append(tasks.c.model == filters.model)
+    if filters.models is not None:
+        where.append(tasks.c.model.in_(sorted(filters.models)))
+    if filters.ids is not None:
+        ids = sorted(filters.ids)
+        where.append(or_(tasks.c.platform_id.in_(ids), tasks.c.upstream_task_id.in_(ids)))
+    if filters.created_from is not None:
+        where.append(tasks.c.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        where.append(tasks.c.created_at < filters.created_to)
+    return where
+
+
 def _mine(account_id: int) -> ColumnElement[bool]:
     """The account's own tasks that it has not deleted."""
     return and_(tasks.c.account_id == account_id, _LIVE)
@@ -114,28 +136,48 @@ class TaskStore(TaskTransitions):
         return to_task(row) if row else None
 
     async def list_for_account(
-        self, account_id: int, filters: TaskFilter, before_id: int | None, limit: int
+        self,
+        account_id: int,
+        filters: TaskFilter,
+        before_id: int | None,
+        limit: int,
+        offset: int = 0,
+        *,
+        after_id: int | None = None,
+        ascending: bool = False,
     ) -> list[Task]:
-        """The account's tasks, newest first, strictly older than ``before_id``."""
-        where = [_mine(account_id)]
+        """The account's tasks, newest first (``ascending``: oldest first), strictly older
+        than ``before_id`` and newer than ``after_id``, past the first ``offset`` of them
+        (v2's page numbers)."""
+        where = _filtered(account_id, filters)
         if before_id is not None:
             where.append(tasks.c.id < before_id)
-        if filters.status is not None:
-            # `queued` includes tasks the upstream has not answered yet
-            wanted = [filters.status]
-            if filters.status == TaskStatus.QUEUED.value:
-                wanted.append(TaskStatus.SUBMITTING.value)
-            where.append(tasks.c.status.in_(wanted))
-        if filters.model is not None:
-            where.append(tasks.c.model == filters.model)
-        if filters.created_from is not None:
-            where.append(tasks.c.created_at >= filters.created_from)
-        if filters.created_to is not None:
-            where.append(tasks.c.created_at < filters.created_to)
-        query = select(tasks).where(*where).order_by(tasks.c.id.desc()).limit(limit)
+        if after_id is not None:
+            where.append(tasks.c.id > after_id)
+        order = tasks.c.id.asc() if ascending else tasks.c.id.desc()
+        query = select(tasks).where(*where).order_by(order).limit(limit)
+        if offset:
+            query = query.offset(offset)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [to_task(r) for r in rows]
+
+    async def position(self, account_id: int, platform_id: str) -> int | None:
+        """The row id of the account's task with this ``platform_id``, deleted or not:
+        where a page that follows it starts (a client may delete a page's last task
+        before it asks for the next page)."""
+        query = select(tasks.c.id).where(
+            tasks.c.account_id == account_id, tasks.c.platform_id == platform_id
+        )
+        async with self._engine.connect() as conn:
+            found: int | None = (await conn.execute(query)).scalar_one_or_none()
+        return found
+
+    async def count_for_account(self, account_id: int, filters: TaskFilter) -> int:
+        """How many of the account's tasks the filters keep (v2's list ``total``)."""
+        query = select(func.count()).select_from(tasks).where(*_filtered(account_id, filters))
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def events(self, task_id: int, after_seq: int) -> list[TaskEvent]:
         query = (

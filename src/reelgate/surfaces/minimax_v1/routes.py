@@ -18,10 +18,12 @@ from reelgate.api.files import serve_video
 from reelgate.api.idempotency import idempotent
 from reelgate.domain.accounts import ApiKey
 from reelgate.domain.images import in_decoder
+from reelgate.domain.task_views import is_v2
+from reelgate.domain.tasks import Task
 from reelgate.domain.video import VideoRequest
-from reelgate.errors import InvalidApiKey, InvalidParams
+from reelgate.errors import InvalidApiKey, InvalidParams, NotFound
 from reelgate.services.files import FileService
-from reelgate.services.tasks import TaskService
+from reelgate.services.tasks import TASK_NOT_FOUND, TaskService
 from reelgate.surfaces.minimax_v1.requests import has_inline_image, parse_video_request
 from reelgate.surfaces.minimax_v1.schemas import (
     CREATE_EXAMPLES,
@@ -140,7 +142,15 @@ def _deadline(value: str | None) -> float | None:
     response_description=SUCCESS_OR_ERROR,
 )
 async def query(key: Caller, tasks: Tasks, task_id: str = "") -> Response:
-    return answer(queried(await tasks.get(key.account_id, task_id)))
+    return answer(queried(v1_only(await tasks.get(key.account_id, task_id))))
+
+
+def v1_only(task: Task) -> Task:
+    """v1 shows v1 tasks only: a v2 task (MiniMax-H3) has no file id and its own query
+    (docs/minimax-v2.md), so v1 answers it as MiniMax answers an id it does not know."""
+    if is_v2(task):
+        raise NotFound(TASK_NOT_FOUND)
+    return task
 
 
 @router.get(
@@ -156,7 +166,7 @@ async def retrieve(
     file_id: str = "",
 ) -> Response:
     """``download_url`` is signed and expiring; it works with a plain GET and no auth."""
-    task = await tasks.by_file(key.account_id, file_id)
+    task = v1_only(await tasks.by_file(key.account_id, file_id))
     return answer(retrieved(await files.file_object(task)))
 
 
@@ -184,4 +194,4 @@ async def retrieve_content(
 ) -> Response:
     """Serve the gateway's copy (with Range and HEAD), or stream the upstream's until
     copied."""
-    return await serve_video(request, await tasks.by_file(key.account_id, file_id))
+    return await serve_video(request, v1_only(await tasks.by_file(key.account_id, file_id)))
