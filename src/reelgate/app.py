@@ -44,6 +44,8 @@ from reelgate.surfaces.minimax_v1 import routes as minimax_v1
 from reelgate.surfaces.minimax_v1.schemas import CreateRequest
 from reelgate.surfaces.minimax_v2 import errors as minimax_v2_errors
 from reelgate.surfaces.minimax_v2 import routes as minimax_v2
+from reelgate.surfaces.openai import errors as openai_errors
+from reelgate.surfaces.openai import routes as openai_videos
 from reelgate.wire import TraceIdMiddleware
 
 __all__ = [
@@ -126,10 +128,12 @@ def _install(app: FastAPI, settings: Settings) -> None:
     # outermost: routing, body limits and error shapes all see /minimaxi//v1 as /minimaxi/v1
     app.add_middleware(CollapseSlashes)
     # first match wins: v2 before v1 (which owns the rest of /minimaxi/), and MiniMax's
-    # root routes (/v1/video_generation) before the platform's /v1/
-    api_errors.install(app, [minimax_v2_errors.SHAPE, minimax_v1_errors.SHAPE, api_errors.PLATFORM])
+    # root routes (/v1/video_generation) and OpenAI's /v1/videos before the platform's /v1/
+    minimax = [minimax_v2_errors.SHAPE, minimax_v1_errors.SHAPE]
+    api_errors.install(app, [*minimax, openai_errors.SHAPE, api_errors.PLATFORM])
     minimax_v1.include(app)  # under /minimaxi/v1 and at the root (/v1/video_generation...)
     minimax_v2.include(app)  # under /minimaxi/v2
+    openai_videos.include(app)  # /v1/videos: OpenAI's videos API (docs/openai.md)
     app.include_router(platform_api.router)
     app.include_router(admin_api.router)
     app.include_router(channels_api.router)

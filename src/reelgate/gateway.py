@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,14 +34,17 @@ from reelgate.services.callbacks import CallbackVerifier, Dispatcher
 from reelgate.services.channel_admin import ChannelService
 from reelgate.services.channel_config import declare_channels
 from reelgate.services.channels import ChannelRouter
+from reelgate.services.deliveries import DeliveryService
 from reelgate.services.events import EventBus, StreamSlots
 from reelgate.services.files import FileService
 from reelgate.services.idempotency import IdempotencyService
 from reelgate.services.limits import LocalRateLimiter, RateLimiter
 from reelgate.services.metrics import Metrics
+from reelgate.services.metrics_page import MetricsPage
 from reelgate.services.redis_events import RedisEventFanout
 from reelgate.services.redis_limits import RedisRateLimiter
 from reelgate.services.task_cache import TaskCache
+from reelgate.services.task_streams import TaskStreams
 from reelgate.services.tasks import TaskService
 from reelgate.services.tracker import Tracker, utc_now
 from reelgate.services.upstream_callbacks import UpstreamCallbacks
@@ -86,9 +90,32 @@ class Gateway:
     redis: Redis | None = None
     sandbox_keys: list[str] = field(default_factory=list)  # the mounted sandbox's, if any
     streams: StreamSlots = field(init=False)  # open event streams per API key
+    # what handlers ask for (api/deps.py) besides the services above, built on them
+    delivery_service: DeliveryService = field(init=False)
+    task_streams: TaskStreams = field(init=False)
+    metrics_page: MetricsPage = field(init=False)
 
     def __post_init__(self) -> None:
-        self.streams = StreamSlots(self.settings.max_event_streams_per_key)
+        settings = self.settings
+        self.streams = StreamSlots(settings.max_event_streams_per_key)
+        self.delivery_service = DeliveryService(self.deliveries, wake=self.dispatcher.wake)
+        self.task_streams = TaskStreams(
+            tasks=self.task_service,
+            bus=self.events,
+            slots=self.streams,
+            keepalive_s=settings.event_stream_keepalive_s,
+        )
+        token = settings.metrics_token
+        self.metrics_page = MetricsPage(
+            metrics=self.metrics,
+            router=self.router,
+            auth=self.auth,
+            scrape_token=token.get_secret_value() if token is not None else None,
+        )
+
+    @property
+    def runs_worker(self) -> bool:
+        return self.worker is not None
 
     async def readiness(self) -> list[str]:
         problems = []
@@ -127,6 +154,8 @@ class Parts:
     worker: bool
     fanout: RedisEventFanout | None = None
     clock: Callable[[], datetime] = utc_now  # what the tracker reads as now
+    # seconds for the router's cool-downs and budgets and the local rate windows
+    monotonic: Callable[[], float] = time.monotonic
     webhooks: WebhookSender | None = None  # callbacks to clients; None: the httpx adapter
 
     async def assemble(self, providers: ProviderFactory, announce: Announce | None) -> Gateway:
@@ -140,7 +169,9 @@ class Parts:
             self.fanout = RedisEventFanout(redis, events, prefix=settings.redis_prefix)
         tasks = TaskStore(engine, on_change=self.fanout.notify if self.fanout else events.notify)
         limiter: RateLimiter = (
-            RedisRateLimiter(redis, prefix=settings.redis_prefix) if redis else LocalRateLimiter()
+            RedisRateLimiter(redis, prefix=settings.redis_prefix)
+            if redis
+            else LocalRateLimiter(self.monotonic)
         )
         if self.api:  # a worker has no one to show first-start credentials to
             creds = await bootstrap(accounts, settings)
@@ -203,6 +234,7 @@ class Parts:
             budget_window_s=settings.channel_budget_window_s,
             cooldown=Cooldown(base_s=settings.channel_cooldown_s),
             on_call=metrics.upstream_call,
+            clock=self.monotonic,
         )
         await router.refresh(force=True)
         return router
@@ -247,6 +279,7 @@ class Parts:
             ),
             purge=idempotency.purge,
             clock=self.clock,
+            prices=PriceTable.load(settings.prices_file),  # to settle by the second
         )
 
     def _dispatcher(self, deliveries: DeliveryStore) -> Dispatcher:

@@ -29,6 +29,7 @@ from reelgate.settings import Settings
 from reelgate.wire import minimax_error
 
 # Every route but a create takes small JSON (accounts, keys, channels, callbacks).
+CREATE_PATHS = ("/video_generation", "/v1/videos")  # MiniMax's; OpenAI's (and the sandbox's)
 OTHER_BODY_BYTES = 1024 * 1024
 # The request line and headers; uvicorn's h11 protocol allows 16 KiB, nginx 8 to 32 KiB.
 MAX_HEAD_BYTES = 64 * 1024
@@ -49,7 +50,7 @@ def gateway_errors(exc: ReelgateError, scope: Scope) -> Response:
 
 def body_limit(scope: Scope, max_body: int) -> int:
     """What a route may receive: a create takes up to two inline images, others little."""
-    if scope["method"] == "POST" and scope["path"].endswith("/video_generation"):
+    if scope["method"] == "POST" and scope["path"].endswith(CREATE_PATHS):
         return max_body
     return min(max_body, OTHER_BODY_BYTES)
 

@@ -101,6 +101,8 @@ async def open_gateway(
     dispatcher), or the worker alone (``reelgate worker``: the caller runs ``gw.worker``).
     ``providers`` builds each channel's provider: by default the MiniMax adapter.
     ``clock`` is the time the tracker reads (tasks due, deadlines): by default the real one.
+    A clock handed in also drives, read as seconds, the channel router (cool-downs, budgets)
+    and the local rate windows, so that a test that moves it moves all of the gateway's time.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     storage = build_storage(settings)
@@ -113,6 +115,7 @@ async def open_gateway(
         parts = Parts(settings, engine, client, redis, storage, api=api, worker=worker)
         if clock is not None:
             parts.clock = clock
+            parts.monotonic = _seconds_of(clock)
         gw = await parts.assemble(providers or upstream_providers(settings, client), announce)
         worker_job = _start_background(gw, parts.fanout, api=api, worker=worker)
         try:
@@ -125,6 +128,11 @@ async def open_gateway(
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+def _seconds_of(clock: Callable[[], datetime]) -> Callable[[], float]:
+    """A clock of seconds that moves with ``clock`` (only differences of it are read)."""
+    return lambda: clock().timestamp()
 
 
 def _start_background(

@@ -8,8 +8,10 @@ books must balance:
 - every account's balance equals the sum of its ledger, and never goes below zero;
 - the ledger's running balance matches each entry's ``balance_after``;
 - a task's ledger is exactly what its state calls for: ``reserve`` while it runs,
-  ``reserve + capture`` (net: minus its price) once it succeeded, ``reserve + release``
-  or ``reserve + refund`` (net: zero) once it failed or was cancelled, nothing if free;
+  ``reserve + capture`` (net: minus its price) once it succeeded, plus ``settle`` when it
+  was charged less than it reserved (billed by the second: its price is then the charge,
+  never above the reservation), ``reserve + release`` or ``reserve + refund`` (net:
+  zero) once it failed or was cancelled, nothing if free;
 - each task finishes at most once, whatever raced for it;
 - a create refused for lack of balance (or of in-flight room) stored nothing, and was
   refused only when the balance could really not cover it;
@@ -54,7 +56,8 @@ from tests.support import new_task as make_task
 
 FILE = VideoFile(file_id="1", width=1280, height=720, bytes=1)
 ACCOUNTS = 2
-TERMINAL_OPS = {"refuse", "success", "fail", "cancel", "deadline", "interrupt"}
+TERMINAL_OPS = {"refuse", "success", "settle", "overbill", "fail", "cancel", "deadline",
+                "interrupt"}  # fmt: skip
 
 # -- what Hypothesis draws ----------------------------------------------------------------
 
@@ -71,8 +74,8 @@ top_up = st.tuples(st.just("topup"), st.integers(0, ACCOUNTS - 1), st.integers(1
 # Operations fired at once at one task, picked by a small reference counted from the
 # newest task: a success racing a cancel, a duplicate success, a deadline racing a poll...
 ops = st.sampled_from(
-    ["success", "success", "cancel", "fail", "deadline", "progress", "submit", "refuse",
-     "interrupt"]
+    ["success", "success", "settle", "overbill", "cancel", "fail", "deadline", "progress",
+     "submit", "refuse", "interrupt"]
 )  # fmt: skip
 race = st.tuples(st.just("race"), st.integers(0, 3), st.lists(ops, min_size=1, max_size=4))
 step = st.lists(st.one_of(race, race, create, top_up), min_size=1, max_size=3)
@@ -113,6 +116,9 @@ def transition_call(store: TaskStore, op: str, task: Task) -> Awaitable[Task | N
         # services/tracker.py: a poll, a success, a failure, the deadline and crash sweeps
         "progress": lambda: store.record_progress(task, None, UpstreamStatus.PROCESSING, now, now),
         "success": lambda: store.record_success(task.id, FILE, now),
+        # a success billed by the second: charged less than reserved, or more (capped)
+        "settle": lambda: store.record_success(task.id, FILE, now, charged=task.price // 3),
+        "overbill": lambda: store.record_success(task.id, FILE, now, charged=task.price + 7),
         "fail": lambda: store.record_failure(
             task.id, 1000, "failed", now, reason=FailureReason.UPSTREAM_FAILED
         ),
@@ -238,15 +244,18 @@ async def check_books(engine: AsyncEngine, reports: Reports, book: Book) -> None
         status = TaskStatus(t.status)
         kinds = sorted(e.kind for e in by_task.get(t.id, []))
         net = sum(e.amount for e in by_task.get(t.id, []))
+        reserved = -sum(e.amount for e in by_task.get(t.id, []) if e.kind == "reserve")
         assert book.finishes[t.id] <= 1, f"task {t.id} finished {book.finishes[t.id]} times"
         if status in UNFINISHED or status is TaskStatus.SUCCEEDED:
             held[t.account_id] += t.price
-        if t.price == 0:
-            assert kinds == [] and net == 0
+        if reserved == 0:
+            assert kinds == [] and net == 0 and t.price == 0
         elif status in UNFINISHED:
-            assert (kinds, net) == (["reserve"], -t.price)
+            assert (kinds, net, t.price) == (["reserve"], -t.price, reserved)
         elif status is TaskStatus.SUCCEEDED:
-            assert (kinds, net) == (["capture", "reserve"], -t.price)
+            settled = ["settle"] if t.price < reserved else []
+            assert (kinds, net) == (["capture", "reserve", *settled], -t.price)
+            assert 0 <= t.price <= reserved
         elif t.error_reason == FailureReason.UPSTREAM_REFUSED:
             assert (kinds, net) == (["release", "reserve"], 0)
         else:

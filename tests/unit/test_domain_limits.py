@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -95,7 +96,10 @@ def test_the_price_table() -> None:
 
 @pytest.mark.parametrize("key", ["720P-6", "720P-s", "720P", "720P-6m", "720P-x6s", "768-P-6s"])
 def test_a_price_key_must_read_resolution_dash_seconds(key: str) -> None:
-    with pytest.raises(ValueError, match=rf"^price key M\.{key} must look like '768P-6s'$"):
+    forms = "'768P-6s' (per task), '768P-per-s' (per second), 'images-free' or 'image'"
+    with pytest.raises(
+        ValueError, match=rf"^price key M\.{key} must look like {re.escape(forms)}$"
+    ):
         PriceTable.parse({"models": {"M": {key: 1}}})
 
 

@@ -128,7 +128,13 @@ def test_the_money_of_each_move() -> None:
     assert lifecycle.money(Step.CANCEL, CANCELLED) is Money.REFUND
     assert lifecycle.money(Step.INTERRUPT, FAILED) is Money.REFUND
     # the ledger's kinds are the money effects' values
-    assert {m.value for m in Money} - {"none"} == {"reserve", "capture", "release", "refund"}
+    assert {m.value for m in Money} - {"none"} == {
+        "reserve",
+        "capture",
+        "settle",
+        "release",
+        "refund",
+    }
 
 
 def test_events_and_callbacks() -> None:

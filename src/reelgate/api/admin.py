@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.responses import Response
 
-from reelgate.api.deps import gateway
+from reelgate.api.deps import Accounts, Operator, operator, price_table
 from reelgate.api.params import InFlight, Rate, RowId, Text, UtcDatetime
 from reelgate.api.platform import ERRORS
 from reelgate.api.views import iso
 from reelgate.domain import bounds
 from reelgate.domain.accounts import Account, ApiKey
 from reelgate.domain.pricing import PriceTable
-from reelgate.wire import JSONResponse, bearer_token
+from reelgate.wire import JSONResponse
 
-
-async def _admin(request: Request) -> None:
-    await gateway(request).auth.admin(bearer_token(request))
-
-
+# Each handler names its caller (``Operator``); the router checks it too, so that a route
+# added here without it is still the operator's. FastAPI runs the check once a request.
 router = APIRouter(
-    prefix="/admin/v1", tags=["Admin"], dependencies=[Depends(_admin)], responses=ERRORS
+    prefix="/admin/v1", tags=["Admin"], dependencies=[Depends(operator)], responses=ERRORS
 )
 
 
@@ -102,8 +97,8 @@ def key_json(key: ApiKey) -> dict[str, Any]:
 
 
 @router.post("/accounts", status_code=201, summary="Create an account")
-async def create_account(request: Request, body: AccountCreate) -> Response:
-    account = await gateway(request).account_service.create(
+async def create_account(_: Operator, accounts: Accounts, body: AccountCreate) -> Response:
+    account = await accounts.create(
         body.name,
         body.initial_credit,
         rpm_limit=body.rpm_limit,
@@ -113,47 +108,47 @@ async def create_account(request: Request, body: AccountCreate) -> Response:
 
 
 @router.get("/accounts", summary="List accounts")
-async def list_accounts(request: Request) -> Response:
-    accounts = await gateway(request).account_service.list_all()
-    return JSONResponse({"data": [account_json(a) for a in accounts]})
+async def list_accounts(_: Operator, accounts: Accounts) -> Response:
+    listed = await accounts.list_all()
+    return JSONResponse({"data": [account_json(a) for a in listed]})
 
 
 @router.get("/accounts/{account_id}", summary="Show an account")
-async def show_account(request: Request, account_id: RowId) -> Response:
-    return JSONResponse(account_json(await gateway(request).account_service.get(account_id)))
+async def show_account(_: Operator, accounts: Accounts, account_id: RowId) -> Response:
+    return JSONResponse(account_json(await accounts.get(account_id)))
 
 
 @router.patch("/accounts/{account_id}", summary="Change an account's limits")
-async def update_account(request: Request, account_id: RowId, body: AccountUpdate) -> Response:
+async def update_account(
+    _: Operator, accounts: Accounts, account_id: RowId, body: AccountUpdate
+) -> Response:
     """``rpm_limit`` and ``max_in_flight`` bind all of the account's keys together, next
     to each key's own limits; a change holds for the next request."""
-    service = gateway(request).account_service
     changes = body.model_dump(exclude_unset=True)
-    return JSONResponse(account_json(await service.set_limits(account_id, changes)))
+    return JSONResponse(account_json(await accounts.set_limits(account_id, changes)))
 
 
 @router.post("/accounts/{account_id}/topup", summary="Add credit to an account")
-async def top_up(request: Request, account_id: RowId, body: TopUp) -> Response:
-    service = gateway(request).account_service
-    return JSONResponse(account_json(await service.top_up(account_id, body.amount, body.note)))
+async def top_up(_: Operator, accounts: Accounts, account_id: RowId, body: TopUp) -> Response:
+    return JSONResponse(account_json(await accounts.top_up(account_id, body.amount, body.note)))
 
 
 @router.post("/accounts/{account_id}/suspend", summary="Suspend an account: its keys stop")
-async def suspend(request: Request, account_id: RowId) -> Response:
-    service = gateway(request).account_service
-    return JSONResponse(account_json(await service.set_status(account_id, "suspended")))
+async def suspend(_: Operator, accounts: Accounts, account_id: RowId) -> Response:
+    return JSONResponse(account_json(await accounts.set_status(account_id, "suspended")))
 
 
 @router.post("/accounts/{account_id}/resume", summary="Resume a suspended account")
-async def resume(request: Request, account_id: RowId) -> Response:
-    service = gateway(request).account_service
-    return JSONResponse(account_json(await service.set_status(account_id, "active")))
+async def resume(_: Operator, accounts: Accounts, account_id: RowId) -> Response:
+    return JSONResponse(account_json(await accounts.set_status(account_id, "active")))
 
 
 @router.post("/accounts/{account_id}/keys", status_code=201, summary="Issue an API key")
-async def create_key(request: Request, account_id: RowId, body: KeyCreate) -> Response:
+async def create_key(
+    _: Operator, accounts: Accounts, account_id: RowId, body: KeyCreate
+) -> Response:
     """The answer holds the key itself, once: only its hash is stored."""
-    key, issued = await gateway(request).account_service.create_key(
+    key, issued = await accounts.create_key(
         account_id,
         name=body.name,
         models=body.models,
@@ -165,38 +160,40 @@ async def create_key(request: Request, account_id: RowId, body: KeyCreate) -> Re
 
 
 @router.get("/accounts/{account_id}/keys", summary="List an account's keys")
-async def list_keys(request: Request, account_id: RowId) -> Response:
-    keys = await gateway(request).account_service.list_keys(account_id)
+async def list_keys(_: Operator, accounts: Accounts, account_id: RowId) -> Response:
+    keys = await accounts.list_keys(account_id)
     return JSONResponse({"data": [key_json(k) for k in keys]})
 
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke an API key")
-async def revoke_key(request: Request, key_id: RowId) -> Response:
-    return JSONResponse(key_json(await gateway(request).account_service.revoke_key(key_id)))
+async def revoke_key(_: Operator, accounts: Accounts, key_id: RowId) -> Response:
+    return JSONResponse(key_json(await accounts.revoke_key(key_id)))
 
 
 @router.get("/accounts/{account_id}/ledger", summary="An account's ledger, newest first")
 async def account_ledger(
-    request: Request,
+    _: Operator,
+    accounts: Accounts,
     account_id: RowId,
     before: Annotated[RowId | None, Query(description="Entries with a smaller id")] = None,
     limit: Annotated[int, Query(ge=1, description="At most 1000")] = 100,
 ) -> Response:
-    entries = await gateway(request).account_service.ledger(account_id, before, min(limit, 1000))
+    entries = await accounts.ledger(account_id, before, min(limit, 1000))
     data = [{**asdict(e), "created_at": iso(e.created_at)} for e in entries]
     return JSONResponse({"data": data})
 
 
 @router.get("/usage", summary="Tasks, seconds of video and spend per account, key, model, day")
 async def usage(
-    request: Request,
+    _: Operator,
+    accounts: Accounts,
     account_id: RowId | None = None,
     key_id: RowId | None = None,
     model: str | None = None,
     created_after: UtcDatetime | None = None,
     created_before: UtcDatetime | None = None,
 ) -> Response:
-    rows = await gateway(request).account_service.usage(
+    rows = await accounts.usage(
         account_id=account_id,
         api_key_id=key_id,
         model=model,
@@ -206,16 +203,9 @@ async def usage(
     return JSONResponse({"data": [asdict(r) for r in rows]})
 
 
-@lru_cache(maxsize=4)
-def _price_table(path: Path | None) -> PriceTable:
-    return PriceTable.load(path)
-
-
 @router.get("/prices", summary="The price table and its currency")
-async def prices(request: Request) -> Response:
-    """Prices in minor units of ``currency``, per model and ``<resolution>-<seconds>s``."""
-    table = _price_table(gateway(request).settings.prices_file)
-    models: dict[str, dict[str, int]] = {}
-    for (model, resolution, seconds), amount in sorted(table.prices.items()):
-        models.setdefault(model, {})[f"{resolution}-{seconds}s"] = amount
-    return JSONResponse({"currency": table.currency, "models": models})
+async def prices(_: Operator, table: Annotated[PriceTable, Depends(price_table)]) -> Response:
+    """Prices in minor units of ``currency``, per model, keyed as ``prices.toml`` keys
+    them: ``<resolution>-<seconds>s`` per task; ``<resolution>-per-s``, ``images-free``
+    and ``image`` for a model billed by the second (docs/billing.md)."""
+    return JSONResponse({"currency": table.currency, "models": table.entries()})

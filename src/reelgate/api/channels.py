@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from reelgate.api.admin import _admin
-from reelgate.api.deps import gateway
+from reelgate.api.deps import Channels, Operator, operator
 from reelgate.api.params import InFlight, Priority, Rate, Text, Weight
 from reelgate.api.platform import ERRORS
 from reelgate.domain.channels import Channel, ChannelKind
 from reelgate.wire import JSONResponse
 
+# the router checks the caller too, as admin.py's does (a route that forgets it is safe)
 router = APIRouter(
     prefix="/admin/v1/channels",
     tags=["Admin: channels"],
-    dependencies=[Depends(_admin)],
+    dependencies=[Depends(operator)],
     responses=ERRORS,
 )
 
@@ -65,29 +66,13 @@ def channel_json(channel: Channel, state: dict[str, Any] | None = None) -> dict[
 
 
 @router.get("", summary="List channels, with their health")
-async def list_channels(request: Request) -> Response:
-    gw = gateway(request)
-    await gw.router.refresh(force=True)
-    states = gw.router.states()
-    used = await gw.router.budget_used()
-    data = []
-    for channel in await gw.channels.list_all():
-        state = states.get(channel.name)
-        data.append(
-            channel_json(
-                channel,
-                {
-                    "in_flight": state.in_flight if state else 0,
-                    "calls_last_minute": used.get(channel.name, 0),
-                    "cooling_down": bool(state and state.cooling_until > gw.router.now()),
-                },
-            )
-        )
-    return JSONResponse({"data": data})
+async def list_channels(_: Operator, channels: Channels) -> Response:
+    listed = await channels.list_with_health()
+    return JSONResponse({"data": [channel_json(c, asdict(health)) for c, health in listed]})
 
 
 @router.post("", status_code=201, summary="Add a channel")
-async def create_channel(request: Request, body: ChannelCreate) -> Response:
+async def create_channel(_: Operator, channels: Channels, body: ChannelCreate) -> Response:
     channel = Channel(
         name=body.name,
         kind=body.kind,
@@ -100,23 +85,25 @@ async def create_channel(request: Request, body: ChannelCreate) -> Response:
         max_in_flight=body.max_in_flight,
         enabled=body.enabled,
     )
-    created = await gateway(request).channels.create(channel)
+    created = await channels.create(channel)
     return JSONResponse(channel_json(created), status_code=201)
 
 
 @router.get("/{name}", summary="Show a channel")
-async def show_channel(request: Request, name: str) -> Response:
-    return JSONResponse(channel_json(await gateway(request).channels.get(name)))
+async def show_channel(_: Operator, channels: Channels, name: str) -> Response:
+    return JSONResponse(channel_json(await channels.get(name)))
 
 
 @router.patch("/{name}", summary="Change a channel (enable, disable, limits, key...)")
-async def update_channel(request: Request, name: str, body: ChannelUpdate) -> Response:
+async def update_channel(
+    _: Operator, channels: Channels, name: str, body: ChannelUpdate
+) -> Response:
     changes = body.model_dump(exclude_unset=True)
-    channel = await gateway(request).channels.update(name, **changes)
+    channel = await channels.update(name, **changes)
     return JSONResponse(channel_json(channel))
 
 
 @router.delete("/{name}", status_code=204, summary="Remove a channel")
-async def delete_channel(request: Request, name: str) -> Response:
-    await gateway(request).channels.delete(name)
+async def delete_channel(_: Operator, channels: Channels, name: str) -> Response:
+    await channels.delete(name)
     return Response(status_code=204)

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from reelgate.api.deps import gateway
+from reelgate.api.deps import Files, Tasks, file_service
 from reelgate.domain.tasks import Task
 from reelgate.errors import ReelgateError
 from reelgate.services.files import (
+    FileService,
     LocalVideo,
     RedirectVideo,
     StoredVideo,
@@ -41,29 +42,38 @@ _GONE = b"this link is invalid or has expired; call files/retrieve again"
         416: {"description": "The range is not satisfiable"},
     },
 )
-async def download(request: Request, name: str, expires: int = 0, sig: str = "") -> Response:
-    gw = gateway(request)
+async def download(
+    request: Request, files: Files, tasks: Tasks, name: str, expires: int = 0, sig: str = ""
+) -> Response:
+    # No caller: the link's signature stands for the task's account.
     platform_id = name.removesuffix(".mp4")
-    if not gw.file_service.verify(platform_id, expires, sig):
+    if not files.verify(platform_id, expires, sig):
         return Response(_GONE, status_code=404, media_type="text/plain")
-    task = await gw.tasks.get_by_platform_id(platform_id)
+    task = await tasks.for_signed_link(platform_id)
     if task is None or task.file is None:
         return Response(_GONE, status_code=404, media_type="text/plain")
     try:
-        return await serve_video(request, task, link_expires=expires)
+        return await serve_video(request, task, files=files, link_expires=expires)
     except ReelgateError as exc:
         # a download link answers a real status: a client must not save an error as a video
         return Response(exc.message.encode(), status_code=exc.http_status, media_type="text/plain")
 
 
-async def serve_video(request: Request, task: Task, *, link_expires: int | None = None) -> Response:
+async def serve_video(
+    request: Request,
+    task: Task,
+    *,
+    files: FileService | None = None,
+    link_expires: int | None = None,
+) -> Response:
     """The task's video: the gateway's copy with Range and HEAD, or the upstream's bytes.
 
+    ``files``: the handler's FileService (its dependency); the request's when left out.
     ``link_expires`` (signed links only) allows answering with a redirect to a presigned
     object-store URL when the storage is configured to; an authenticated caller
     (``retrieve_content``) always gets the bytes.
     """
-    files = gateway(request).file_service
+    files = files or file_service(request)
     head = request.method == "HEAD"
     source = await files.source(task, link_expires=None if head else link_expires)
     filename = f"{task.platform_id}.mp4"
@@ -73,7 +83,7 @@ async def serve_video(request: Request, task: Task, *, link_expires: int | None 
     if isinstance(source, RedirectVideo):
         return RedirectResponse(source.url, status_code=302, headers={"cache-control": "no-store"})
     if isinstance(source, StoredVideo):
-        return await _ranged(request, source, disposition)
+        return await _ranged(request, files, source, disposition)
     assert isinstance(source, UpstreamVideo)
     # Not copied (yet, or copies are off): stream the upstream's bytes whole.
     headers = {"content-disposition": disposition, "accept-ranges": "none"}
@@ -85,8 +95,9 @@ async def serve_video(request: Request, task: Task, *, link_expires: int | None 
     return StreamingResponse(body, headers=headers, media_type=MEDIA_TYPE)
 
 
-async def _ranged(request: Request, video: StoredVideo, disposition: str) -> Response:
-    files = gateway(request).file_service
+async def _ranged(
+    request: Request, files: FileService, video: StoredVideo, disposition: str
+) -> Response:
     size = video.size
     headers = {"accept-ranges": "bytes", "content-disposition": disposition}
     etag = f'"{video.sha256}"' if video.sha256 else None

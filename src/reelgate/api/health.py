@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from reelgate.api.deps import gateway
+from reelgate.api.deps import Probes, probes
 from reelgate.wire import JSONResponse
 
 router = APIRouter(tags=["Operations"])
@@ -25,14 +25,13 @@ async def healthz() -> Response:
     "`unreachable`) but never makes a replica unready: without it, limits fall back to "
     "per-process windows and live events to the streams' re-reads.",
 )
-async def readyz(request: Request) -> Response:
-    gw = gateway(request)
-    problems = await gw.readiness()
+async def readyz(running: Annotated[Probes, Depends(probes)]) -> Response:
+    problems = await running.readiness()
     body: dict[str, Any] = {"status": "unavailable" if problems else "ready"}
     if problems:
         body["problems"] = problems
-    body["worker"] = gw.worker is not None
-    reachable = await gw.redis_reachable()
+    body["worker"] = running.runs_worker
+    reachable = await running.redis_reachable()
     if reachable is not None:
         body["redis"] = "ok" if reachable else "unreachable"
     return JSONResponse(body, status_code=503 if problems else 200)

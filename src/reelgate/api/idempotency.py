@@ -59,15 +59,21 @@ def _fingerprint(head: bytes, body: bytes) -> str:
 
 
 async def idempotent(
-    request: Request, account_id: int, handler: Callable[[], Awaitable[Response]]
+    request: Request,
+    account_id: int,
+    handler: Callable[[], Awaitable[Response]],
+    *,
+    identity: bytes | None = None,
 ) -> Response:
+    """``identity``: what identifies the request instead of its raw body (a multipart
+    form's fields: its boundary changes on every retry of the same request)."""
     key = request.headers.get(HEADER)
     if key is None:
         return await handler()
     if not key or len(key) > MAX_KEY:
         raise InvalidParams(f"invalid params, {HEADER} must be 1 to {MAX_KEY} characters")
     gw = gateway(request)
-    body = await request.body()
+    body = identity if identity is not None else await request.body()
     head = f"{request.method} {request.url.path}\n".encode()
     if len(body) > OFF_LOOP_BYTES:  # ~0.1 s for a create with two inline images
         fingerprint = await asyncio.to_thread(_fingerprint, head, body)

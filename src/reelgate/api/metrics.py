@@ -8,14 +8,16 @@ reads this page and nothing else.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
-from reelgate.api.deps import gateway
+from reelgate.api.deps import metrics_page
 from reelgate.api.errors import platform_error
-from reelgate.domain.signing import same
 from reelgate.errors import ReelgateError
+from reelgate.services.metrics_page import MetricsPage
 from reelgate.wire import bearer_token
 
 router = APIRouter(tags=["Operations"])
@@ -27,17 +29,16 @@ router = APIRouter(tags=["Operations"])
     response_class=Response,
     responses={401: {"description": "No admin token or metrics token"}},
 )
-async def metrics(request: Request) -> Response:
-    gw = gateway(request)
-    token = bearer_token(request)
-    scrape = gw.settings.metrics_token
-    if token is None or scrape is None or not same(scrape.get_secret_value(), token):
-        try:
-            await gw.auth.admin(token)
-        except ReelgateError as exc:  # a real 401, not MiniMax's HTTP 200: scrapers see it
-            refused = platform_error(exc, request)
-            refused.headers["www-authenticate"] = "Bearer"
-            return refused
-    for channel, used in (await gw.router.budget_used()).items():
-        gw.metrics.budget_used.labels(channel).set(used)
-    return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(
+    request: Request, page: Annotated[MetricsPage, Depends(metrics_page)]
+) -> Response:
+    # The caller is checked here, not in a dependency: its refusal is a real 401 in the
+    # platform's shape with WWW-Authenticate (scrapers see it), where an error raised on
+    # this path would read as MiniMax's HTTP 200.
+    try:
+        await page.admit(bearer_token(request))
+    except ReelgateError as exc:
+        refused = platform_error(exc, request)
+        refused.headers["www-authenticate"] = "Bearer"
+        return refused
+    return Response(await page.render(), media_type=CONTENT_TYPE_LATEST)

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from reelgate.api.deps import gateway
+from reelgate.api.deps import ApiCaller, Files, Streams, Tasks
 from reelgate.api.idempotency import idempotent
 from reelgate.api.params import UtcDatetime
 from reelgate.api.views import ErrorBody, TaskList, TaskObject, event_data, task_object
-from reelgate.domain.accounts import ApiKey
 from reelgate.domain.tasks import TaskFilter
-from reelgate.wire import JSONResponse, bearer_token
+from reelgate.wire import JSONResponse
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody, "description": text}
@@ -35,25 +35,24 @@ ERRORS: dict[int | str, dict[str, object]] = {
     )
 }
 
+# Each handler asks for its caller's key (``caller.key()``) once FastAPI has validated
+# its parameters: a malformed request is a 422 whoever sends it (deps.Bearer).
 router = APIRouter(prefix="/v1", tags=["Tasks"], responses=ERRORS)
 
 
-async def _key(request: Request) -> ApiKey:
-    return await gateway(request).auth.api_key(bearer_token(request))
-
-
 @router.get("/tasks/{task_id}", response_model=TaskObject, summary="A task by either id")
-async def get_task(request: Request, task_id: str) -> Response:
+async def get_task(caller: ApiCaller, tasks: Tasks, files: Files, task_id: str) -> Response:
     """Look a task up by its ``platform_id`` or by the upstream's ``task_id``."""
-    gw = gateway(request)
-    key = await _key(request)
-    task = await gw.task_service.get(key.account_id, task_id)
-    return JSONResponse(await task_object(task, gw.file_service))
+    key = await caller.key()
+    task = await tasks.get(key.account_id, task_id)
+    return JSONResponse(await task_object(task, files))
 
 
 @router.get("/tasks", response_model=TaskList, summary="The caller's tasks, newest first")
 async def list_tasks(
-    request: Request,
+    caller: ApiCaller,
+    tasks: Tasks,
+    files: Files,
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
     model: str | None = None,
     created_after: Annotated[UtcDatetime | None, Query(description="ISO 8601, inclusive")] = None,
@@ -61,14 +60,13 @@ async def list_tasks(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
-    gw = gateway(request)
-    key = await _key(request)
+    key = await caller.key()
     filters = TaskFilter(status, model, created_after, created_before)
-    page, next_cursor = await gw.task_service.list_page(key.account_id, filters, cursor, limit)
+    page, next_cursor = await tasks.list_page(key.account_id, filters, cursor, limit)
     return JSONResponse(
         {
             "object": "list",
-            "data": [await task_object(t, gw.file_service) for t in page],
+            "data": [await task_object(t, files) for t in page],
             "next_cursor": next_cursor,
             "has_more": next_cursor is not None,
         }
@@ -78,16 +76,17 @@ async def list_tasks(
 @router.post(
     "/tasks/{task_id}/cancel", response_model=TaskObject, summary="Cancel an unfinished task"
 )
-async def cancel_task(request: Request, task_id: str) -> Response:
+async def cancel_task(
+    request: Request, caller: ApiCaller, tasks: Tasks, files: Files, task_id: str
+) -> Response:
     """The task becomes ``cancelled``, is no longer tracked, and its price is refunded. A
     result that arrives later from the upstream is ignored. A finished task answers 409.
     With an ``Idempotency-Key`` a retried cancel replays the first answer."""
-    gw = gateway(request)
-    key = await _key(request)
+    key = await caller.key()
 
     async def run() -> Response:
-        task = await gw.task_service.cancel(key.account_id, task_id)
-        return JSONResponse(await task_object(task, gw.file_service))
+        task = await tasks.cancel(key.account_id, task_id)
+        return JSONResponse(await task_object(task, files))
 
     return await idempotent(request, key.account_id, run)
 
@@ -99,44 +98,29 @@ async def cancel_task(request: Request, task_id: str) -> Response:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def task_events(
-    request: Request,
+    caller: ApiCaller,
+    tasks: Tasks,
+    streams: Streams,
     task_id: str,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Response:
     """Each event has ``id`` = its sequence number; reconnect with ``Last-Event-ID`` to
     resume without loss. The stream ends after the terminal event."""
-    gw = gateway(request)
-    key = await _key(request)
-    task = await gw.task_service.get(key.account_id, task_id)
+    key = await caller.key()
+    task = await tasks.get(key.account_id, task_id)
     after = _last_event_id(last_event_id)
-    keepalive_s = gw.settings.event_stream_keepalive_s
 
     async def stream() -> AsyncIterator[str]:
-        nonlocal after
-        # Subscribed before the first read: a change recorded while we read wakes us after.
-        with gw.events.subscribe(task.id) as changes:
-            current = task
-            while True:
-                events = await gw.task_service.events(task, after)
-                for event in events:
-                    after = event.seq
-                    data = json.dumps(event_data(task, event))
-                    yield f"id: {event.seq}\nevent: status\ndata: {data}\n\n"
-                    if event.status.terminal:
-                        return
-                if not events and current.status.terminal:
-                    return  # resumed after the terminal event: nothing more will come
-                # Idle, a stream costs nothing: it sleeps until the bus says its task
-                # changed, with a keep-alive comment (for proxies) now and then. Only where
-                # a change made elsewhere may go unheard does it re-read the store then.
-                while not await changes.wait(keepalive_s):
+        # closed with the response, so that the task's subscription ends with it
+        async with aclosing(streams.follow(task, after)) as events:
+            async for event in events:
+                if event is None:  # idle for a while: a comment keeps proxies patient
                     yield ": keep-alive\n\n"
-                    if not gw.events.complete:
-                        break
-                if not events:  # a change without a new event (a copy, say), or a re-read
-                    current = await gw.task_service.get(key.account_id, task_id)
+                    continue
+                data = json.dumps(event_data(task, event))
+                yield f"id: {event.seq}\nevent: status\ndata: {data}\n\n"
 
-    release = gw.streams.acquire(key.id)  # 429 when the key holds all its streams
+    release = streams.hold(key.id)  # 429 when the key holds all its streams
     return _HeldStream(
         stream(),
         release,

@@ -40,7 +40,10 @@ class TaskObject(BaseModel):
     minimax_status: Literal["Preparing", "Queueing", "Processing", "Success", "Fail"]
     duration: int
     resolution: str
-    price: int = Field(description="Minor units reserved at create.")
+    price: int = Field(
+        description="Minor units reserved at create; once succeeded, what the task cost "
+        "(a model billed by the second settles at the seconds billed, never above)."
+    )
     charged: int = Field(description="Minor units charged: the price once succeeded, else 0.")
     created_at: datetime
     finished_at: datetime | None

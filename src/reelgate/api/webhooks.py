@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
-from reelgate.api.admin import _admin
-from reelgate.api.deps import gateway
+from reelgate.api.deps import Accounts, ApiCaller, Deliveries, Operator, Tasks
 from reelgate.api.params import RowId
 from reelgate.api.platform import ERRORS
 from reelgate.api.views import iso
 from reelgate.domain.deliveries import Delivery
-from reelgate.domain.webhooks import new_secret
-from reelgate.errors import NotFound
-from reelgate.wire import JSONResponse, bearer_token
+from reelgate.wire import JSONResponse
 
 router = APIRouter(responses=ERRORS)
-ROTATION_GRACE = timedelta(hours=24)
 
 
 def delivery_json(d: Delivery) -> dict[str, Any]:
@@ -40,12 +35,13 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
 
 
 @router.get("/v1/tasks/{task_id}/deliveries", tags=["Tasks"], summary="A task's callbacks")
-async def list_deliveries(request: Request, task_id: str) -> Response:
+async def list_deliveries(
+    caller: ApiCaller, tasks: Tasks, deliveries: Deliveries, task_id: str
+) -> Response:
     """Each status change sent to the task's ``callback_url``, with its delivery history."""
-    gw = gateway(request)
-    key = await gw.auth.api_key(bearer_token(request))
-    task = await gw.task_service.get(key.account_id, task_id)
-    items = await gw.deliveries.for_task(task.id)
+    key = await caller.key()
+    task = await tasks.get(key.account_id, task_id)
+    items = await deliveries.for_task(task)
     return JSONResponse({"data": [delivery_json(d) for d in items]})
 
 
@@ -54,42 +50,38 @@ async def list_deliveries(request: Request, task_id: str) -> Response:
     tags=["Tasks"],
     summary="Send a callback again (same webhook-id)",
 )
-async def redeliver(request: Request, task_id: str, delivery_id: RowId) -> Response:
-    gw = gateway(request)
-    key = await gw.auth.api_key(bearer_token(request))
-    task = await gw.task_service.get(key.account_id, task_id)
-    delivery = await gw.deliveries.redeliver(task.id, delivery_id, datetime.now(UTC))
-    if delivery is None:
-        raise NotFound("no such delivery for this task")
-    gw.dispatcher.wake()
-    return JSONResponse(delivery_json(delivery))
+async def redeliver(
+    caller: ApiCaller, tasks: Tasks, deliveries: Deliveries, task_id: str, delivery_id: RowId
+) -> Response:
+    key = await caller.key()
+    task = await tasks.get(key.account_id, task_id)
+    return JSONResponse(delivery_json(await deliveries.redeliver(task, delivery_id)))
 
 
 @router.post(
     "/admin/v1/accounts/{account_id}/webhook-secret",
     status_code=201,
     tags=["Admin"],
-    dependencies=[Depends(_admin)],
     summary="Issue or rotate an account's webhook signing secret",
 )
-async def rotate_secret(request: Request, account_id: RowId) -> Response:
+async def rotate_secret(
+    _: Operator, accounts: Accounts, deliveries: Deliveries, account_id: RowId
+) -> Response:
     """A new ``whsec_`` secret signs from now on; the previous ones keep signing for 24
     hours, so receivers can switch without missing a callback."""
-    gw = gateway(request)
-    await gw.account_service.get(account_id)
-    secret = new_secret()
-    await gw.deliveries.rotate_secret(account_id, secret, datetime.now(UTC), ROTATION_GRACE)
+    await accounts.get(account_id)  # 404 for an account that does not exist
+    secret = await deliveries.rotate_secret(account_id)
     return JSONResponse({"account_id": account_id, "secret": secret}, status_code=201)
 
 
 @router.get(
     "/admin/v1/accounts/{account_id}/webhook-secret",
     tags=["Admin"],
-    dependencies=[Depends(_admin)],
     summary="The secrets that sign an account's callbacks now, newest first",
 )
-async def show_secrets(request: Request, account_id: RowId) -> Response:
-    gw = gateway(request)
-    await gw.account_service.get(account_id)
-    secrets_ = await gw.deliveries.active_secrets(account_id, datetime.now(UTC))
+async def show_secrets(
+    _: Operator, accounts: Accounts, deliveries: Deliveries, account_id: RowId
+) -> Response:
+    await accounts.get(account_id)
+    secrets_ = await deliveries.secrets(account_id)
     return JSONResponse({"account_id": account_id, "secrets": secrets_})

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from reelgate.domain.catalog import Api, Mode, models_of
 from reelgate.domain.pricing import PriceTable
+from reelgate.errors import InvalidParams
 
 MODE_LABELS = {
     Mode.T2V: "Text to video",
@@ -119,6 +120,10 @@ def price_table(path: Path | None) -> PriceTable:
 
 
 def price_of(table: PriceTable, selection: Selection) -> int | None:
-    """What the task will cost (reserved at create, kept on success); None: not priced
+    """What the task will cost (reserved at create; a model billed by the second: its
+    output's seconds, before extra images, settled at what was billed); None: not priced
     on this gateway, so the gateway will refuse it."""
-    return table.prices.get((selection.model.name, selection.resolution, selection.duration))
+    try:
+        return table.price(selection.model.name, selection.resolution, selection.duration)
+    except InvalidParams:
+        return None

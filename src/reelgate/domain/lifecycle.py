@@ -8,6 +8,11 @@ else. Pure: no database, no web framework.
 A row is keyed by its *step* (why the task moves) as well as by its statuses, because
 one pair can mean two things: ``submitting -> failed`` releases the reservation when
 the upstream refused the submit, and refunds it when the submit was interrupted.
+
+A success keeps what the task is charged and gives back the rest of its reservation:
+a task billed by the second (MiniMax v2) reserves for what it asked and settles at what
+the upstream billed, so its row moves money twice, ``capture`` and then ``settle`` (the
+row's ``remainder``), each at most once.
 """
 
 from __future__ import annotations
@@ -39,15 +44,19 @@ class Money(StrEnum):
     NONE = "none"
     RESERVE = "reserve"  # the price is taken from the balance while the task runs
     CAPTURE = "capture"  # the reservation becomes the charge: moves nothing, records it
+    SETTLE = "settle"  # what the charge left of the reservation is given back
     RELEASE = "release"  # the reservation is given back: the task never started
     REFUND = "refund"  # the reservation is given back: the task failed or was cancelled
 
-    def amount(self, price: int) -> int:
-        """The signed amount added to the balance for a task of this price."""
+    def amount(self, price: int, charged: int | None = None) -> int:
+        """The signed amount added to the balance for a task that reserved ``price``
+        and (a settle) was charged ``charged`` of it: never more than it reserved."""
         if self is Money.RESERVE:
             return -price
         if self in (Money.RELEASE, Money.REFUND):
             return price
+        if self is Money.SETTLE and charged is not None:
+            return price - min(max(charged, 0), price)
         return 0
 
 
@@ -62,7 +71,9 @@ class Event(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Transition:
     """One row: ``source`` is None for the create, when there is no task yet.
-    ``callback``: a task with a ``callback_url`` gets a delivery of the event."""
+    ``callback``: a task with a ``callback_url`` gets a delivery of the event.
+    ``remainder``: what happens, after ``money``, to the part of the reservation the
+    task was not charged (a success: ``settle`` gives it back)."""
 
     step: Step
     source: TaskStatus | None
@@ -70,6 +81,7 @@ class Transition:
     money: Money
     event: Event
     callback: bool
+    remainder: Money = Money.NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,7 @@ class Plan:
     money: Money
     event: Event
     callback: bool
+    remainder: Money = Money.NONE
 
     def ordered_sources(self) -> list[str]:
         """The sources as the SQL condition lists them, in a stable order."""
@@ -103,10 +116,14 @@ def _rows(
     targets: Iterable[TaskStatus],
     money: Money,
     event: Event = Event.ALWAYS,
+    *,
+    remainder: Money = Money.NONE,
 ) -> list[Transition]:
     # every event reaches the client's callback_url; only the create records none
     callback = event is not Event.NONE
-    return [Transition(step, s, t, money, event, callback) for s in sources for t in targets]
+    return [
+        Transition(step, s, t, money, event, callback, remainder) for s in sources for t in targets
+    ]
 
 
 TABLE: tuple[Transition, ...] = (
@@ -115,8 +132,9 @@ TABLE: tuple[Transition, ...] = (
     *_rows(Step.REFUSE, [_S], [_FAILED], Money.RELEASE),
     # Queueing and Processing may come in any order (a push may overtake a poll)
     *_rows(Step.PROGRESS, [_Q, _R], [_Q, _R], Money.NONE, Event.ON_CHANGE),
-    # only a task the upstream has can succeed: never one still `submitting`
-    *_rows(Step.SUCCEED, [_Q, _R], [_OK], Money.CAPTURE),
+    # only a task the upstream has can succeed: never one still `submitting`; it is
+    # charged what the upstream billed (at most the reservation) and given back the rest
+    *_rows(Step.SUCCEED, [_Q, _R], [_OK], Money.CAPTURE, remainder=Money.SETTLE),
     *_rows(Step.FAIL, [_S, _Q, _R], [_FAILED], Money.REFUND),
     *_rows(Step.CANCEL, [_S, _Q, _R], [_CANCELLED], Money.REFUND),
     *_rows(Step.INTERRUPT, [_S], [_FAILED], Money.REFUND),
@@ -132,12 +150,12 @@ def _plans(table: Iterable[Transition]) -> dict[tuple[Step, TaskStatus], Plan]:
         grouped.setdefault((row.step, row.target), []).append(row)
     plans: dict[tuple[Step, TaskStatus], Plan] = {}
     for (step, target), rows in grouped.items():
-        effects = {(r.money, r.event, r.callback) for r in rows}
+        effects = {(r.money, r.event, r.callback, r.remainder) for r in rows}
         if len(effects) != 1:
             raise ValueError(f"{step} to {target} writes different things from its sources")
-        ((money, event, callback),) = effects
+        ((money, event, callback, remainder),) = effects
         sources = frozenset(r.source for r in rows if r.source is not None)
-        plans[step, target] = Plan(step, target, sources, money, event, callback)
+        plans[step, target] = Plan(step, target, sources, money, event, callback, remainder)
     return plans
 
 

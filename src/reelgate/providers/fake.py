@@ -9,7 +9,8 @@ provider shares its tasks. A test steers it:
   ``start(task_id)``, ``succeed(task_id)``, ``fail(task_id, code, message)``;
 - ``refuse_next`` / ``fault_next`` make the next calls of an operation raise the error a
   real adapter raises (a refusal with its code, an unreachable upstream, a time-out);
-- every finished task has a file whose download yields ``video_bytes``.
+- every finished task has a file whose download yields ``video_bytes``; a success cued
+  with a ``usage`` reports it, as MiniMax v2 reports what it billed.
 
 Nothing here touches the network or sleeps; every call is recorded in ``calls``.
 """
@@ -23,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from reelgate.domain.channels import Channel
-from reelgate.domain.tasks import UpstreamStatus
+from reelgate.domain.tasks import UpstreamStatus, Usage
 from reelgate.domain.video import VideoRequest
 from reelgate.errors import (
     UpstreamError,
@@ -72,6 +73,7 @@ class FakeTask:
     error_message: str = ""
     width: int = 1280
     height: int = 720
+    usage: Usage | None = None  # what the upstream billed, reported with a success
 
     @property
     def file_id(self) -> str:
@@ -140,9 +142,12 @@ class FakeUpstream:
     def start(self, task_id: str) -> None:
         self._task(task_id).status = UpstreamStatus.PROCESSING
 
-    def succeed(self, task_id: str, width: int = 1280, height: int = 720) -> None:
+    def succeed(
+        self, task_id: str, width: int = 1280, height: int = 720, usage: Usage | None = None
+    ) -> None:
         task = self._task(task_id)
         task.status, task.width, task.height = UpstreamStatus.SUCCESS, width, height
+        task.usage = usage
 
     def fail(self, task_id: str, code: int = 1000, message: str = "generation failed") -> None:
         task = self._task(task_id)
@@ -209,7 +214,7 @@ class FakeProvider:
         status = up.status(upstream_task_id)
         task = up.tasks[upstream_task_id]
         if status is UpstreamStatus.SUCCESS:
-            return QueryResult(status, task.file_id, task.width, task.height)
+            return QueryResult(status, task.file_id, task.width, task.height, usage=task.usage)
         if status is UpstreamStatus.FAIL:
             return QueryResult(status, error_code=task.error_code, error_message=task.error_message)
         return QueryResult(status)

@@ -19,6 +19,7 @@ from reelgate.errors import ReelgateError
 from reelgate.sandbox.control import ControlAuth, add_control_routes, key_holders
 from reelgate.sandbox.faults import FaultKind
 from reelgate.sandbox.gate import Call, base_url, relative_path, serve
+from reelgate.sandbox.openai_app import add_openai_routes
 from reelgate.sandbox.ratelimit import STANDALONE_RPM
 from reelgate.sandbox.requestlog import LogEntry
 from reelgate.sandbox.service import Sandbox, TaskForgotten
@@ -69,6 +70,7 @@ def _build(sandbox: Sandbox, v2: V2Api, authorize: ControlAuth, *, standalone: b
     _add_task_routes(app, sandbox)
     _add_file_routes(app, sandbox)
     add_v2_routes(app, sandbox, v2)
+    add_openai_routes(app, sandbox, v2)  # OpenAI's /v1/videos (docs/openai.md)
     add_control_routes(app, sandbox, authorize)
     return app
 

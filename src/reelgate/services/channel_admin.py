@@ -6,7 +6,7 @@ see it within their refresh interval.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reelgate.domain.catalog import MODELS
@@ -15,6 +15,15 @@ from reelgate.domain.urls import parse_web_url
 from reelgate.errors import InvalidParams, NotFound
 from reelgate.services.channels import ChannelRouter
 from reelgate.store.channels import ChannelStore
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """A channel's load and health as this process sees it."""
+
+    in_flight: int
+    calls_last_minute: int
+    cooling_down: bool
 
 
 class ChannelService:
@@ -27,6 +36,24 @@ class ChannelService:
 
     async def list_all(self) -> list[Channel]:
         return await self._store.list()
+
+    async def list_with_health(self) -> list[tuple[Channel, ChannelHealth]]:
+        """Every channel with its health, read after a reload (a change made by another
+        replica shows at once)."""
+        await self._router.refresh(force=True)
+        states = self._router.states()
+        used = await self._router.budget_used()
+        now = self._router.now()
+        listed = []
+        for channel in await self.list_all():
+            state = states.get(channel.name)
+            health = ChannelHealth(
+                in_flight=state.in_flight if state else 0,
+                calls_last_minute=used.get(channel.name, 0),
+                cooling_down=bool(state and state.cooling_until > now),
+            )
+            listed.append((channel, health))
+        return listed
 
     async def get(self, name: str) -> Channel:
         channel = await self._store.get(name)

@@ -85,7 +85,7 @@ class TaskService:
                 f"this API key may not use {request.model}; it may use: "
                 f"{', '.join(key.models) or 'no model'}"
             )
-        price = self._prices.price(request.model, request.resolution, request.duration)
+        price = self._prices.quote(request)
         if request.callback_url is not None:
             # MiniMax's handshake, before anything is stored or charged
             await self._verifier.verify(request.callback_url)

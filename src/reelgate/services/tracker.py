@@ -24,6 +24,7 @@ from typing import Any
 
 from reelgate.domain import upstream_codes
 from reelgate.domain.polling import PollSchedule
+from reelgate.domain.pricing import PriceTable
 from reelgate.domain.tasks import FailureReason, Task, UpstreamStatus, VideoFile
 from reelgate.errors import UpstreamError
 from reelgate.providers.base import QueryResult
@@ -77,8 +78,10 @@ class Tracker(Loop):
         poll_share: float = POLL_SHARE,
         purge: Purge | None = None,
         clock: Callable[[], datetime] = utc_now,
+        prices: PriceTable | None = None,
     ) -> None:
         self._now = clock  # the time tasks are due, expire and finish by (tests steer it)
+        self._prices = prices  # settles a success at what was billed; None: as reserved
         self._tasks = tasks
         self._router = router
         self._files = files
@@ -254,9 +257,17 @@ class Tracker(Loop):
             copy_pending=self._files.copies,
             usage=result.usage,
             ratio=result.ratio,
+            charged=self._charge(task, result),
         )
         if done is not None and self._observe is not None:
             self._observe("completed", (self._now() - task.created_at).total_seconds())
+
+    def _charge(self, task: Task, result: QueryResult) -> int | None:
+        """What a success costs: the upstream's billed usage at the table's rates, at
+        most the reservation (``task.price`` until it succeeds)."""
+        if self._prices is None:
+            return None
+        return self._prices.settle(task.model, task.resolution, result.usage, task.price)
 
     async def on_push(self, platform_id: str, body: Mapping[str, Any]) -> None:
         """A status change pushed by the upstream: record it at once.

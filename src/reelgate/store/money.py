@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from reelgate.domain.lifecycle import Money
 from reelgate.store.tables import accounts, ledger
 
 
@@ -45,3 +46,16 @@ async def move(
         )
     )
     return int(balance)
+
+
+async def reservation(conn: AsyncConnection, task_id: int) -> int:
+    """What the task reserved at create, as its ``reserve`` entry says (0: none, a free
+    task): the one amount a settlement gives back from."""
+    amount = (
+        await conn.execute(
+            select(ledger.c.amount).where(
+                ledger.c.task_id == task_id, ledger.c.kind == Money.RESERVE.value
+            )
+        )
+    ).scalar_one_or_none()
+    return -int(amount) if amount is not None else 0

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import case, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reelgate.domain import lifecycle
@@ -25,7 +25,7 @@ from reelgate.domain.tasks import Task, TaskStatus, UpstreamStatus, Usage, Video
 from reelgate.domain.webhooks import callback_body
 from reelgate.store.database import begin
 from reelgate.store.deliveries import enqueue
-from reelgate.store.money import move
+from reelgate.store.money import move, reservation
 from reelgate.store.tables import task_events, tasks
 from reelgate.store.task_rows import file_values, to_task
 
@@ -155,17 +155,25 @@ class TaskTransitions:
         copy_pending: bool = True,
         usage: Usage | None = None,
         ratio: str | None = None,
+        charged: int | None = None,
     ) -> Task | None:
         """Record the result; ``copy_pending``: the gateway still wants its own copy.
-        ``usage`` and ``ratio``: what a v2 upstream billed and the ratio it chose."""
+        ``usage`` and ``ratio``: what a v2 upstream billed and the ratio it chose.
+        ``charged``: what the task costs after all (``PriceTable.settle``); it becomes
+        the task's price, never above what was reserved, and the rest is given back
+        (``settle``) in the same transaction. None: the reservation is the charge."""
         extra: dict[str, Any] = {"usage": usage.as_dict()} if usage is not None else {}
         if ratio is not None:
             extra["ratio"] = ratio
+        if charged is not None:
+            charged = max(charged, 0)
+            extra["price"] = case((tasks.c.price > charged, charged), else_=tasks.c.price)
         return await self._transition(
             task_id,
             lifecycle.plan(Step.SUCCEED, TaskStatus.SUCCEEDED),
             now=now,
             owner=owner,
+            settling=charged is not None,
             **_FINISHED,
             finished_at=now,
             upstream_status=UpstreamStatus.SUCCESS.value,
@@ -216,11 +224,13 @@ class TaskTransitions:
         now: datetime,
         owner: str | None = None,
         changed: bool = True,
+        settling: bool = False,
         **values: Any,
     ) -> Task | None:
         """Move the task as ``plan`` says if it is in one of its sources (and leased by
         ``owner``); with it, in the same transaction, what the plan writes with it.
-        ``changed``: the upstream's status changed (an ON_CHANGE event is recorded)."""
+        ``changed``: the upstream's status changed (an ON_CHANGE event is recorded).
+        ``settling``: ``values`` change the task's price to its charge."""
         event = plan.event is Event.ALWAYS or (plan.event is Event.ON_CHANGE and changed)
         values.update(status=plan.target.value, updated_at=now)
         if event:
@@ -232,15 +242,7 @@ class TaskTransitions:
                 return None
             if event:
                 await _record_event(conn, row, plan, now)
-            if plan.money is not Money.NONE and row.price:
-                await move(
-                    conn,
-                    account_id=row.account_id,
-                    task_id=row.id,
-                    kind=plan.money.value,
-                    amount=plan.money.amount(row.price),
-                    now=now,
-                )
+            await _move_money(conn, row, plan, now, settling=settling)
         if event and self._on_change is not None:
             self._on_change(row.id)
         return to_task(row)
@@ -263,6 +265,31 @@ def _compare_and_set(
     if owner is not None:
         where.append(tasks.c.lease_owner == owner)
     return update(tasks).where(*where).values(**values).returning(*tasks.c)
+
+
+async def _move_money(
+    conn: AsyncConnection, row: Any, plan: Plan, now: datetime, *, settling: bool
+) -> None:
+    """The plan's money, then its remainder if any is left. ``row.price`` is what the
+    task reserved, unless this move settled it at its charge: the reservation is then
+    the ledger's. A free task moves nothing."""
+    reserved = await reservation(conn, row.id) if settling else row.price
+    if not reserved:
+        return
+    moves = [(plan.money, plan.money.amount(reserved))]
+    rest = plan.remainder.amount(reserved, row.price)
+    if rest:  # nothing left to give back writes nothing
+        moves.append((plan.remainder, rest))
+    for money, amount in moves:
+        if money is not Money.NONE:
+            await move(
+                conn,
+                account_id=row.account_id,
+                task_id=row.id,
+                kind=money.value,
+                amount=amount,
+                now=now,
+            )
 
 
 async def _record_event(conn: AsyncConnection, row: Any, plan: Plan, now: datetime) -> None:

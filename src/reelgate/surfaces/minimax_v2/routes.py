@@ -171,7 +171,10 @@ async def delete(task_id: str, key: Caller, tasks: Tasks) -> Response:
     task = await v2_task_of(tasks, key, task_id)
     shown = task.upstream_task_id or task.platform_id
     if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
-        await tasks.delete(key.account_id, task.platform_id)
+        try:  # a DELETE that lost the race to another reads as v2's unknown id
+            await tasks.delete(key.account_id, task.platform_id)
+        except NotFound:
+            raise NotFound(INVALID_TASK_ID) from None
         return answer(DeleteResponse(task_id=shown, action="deleted", status="deleted"))
     if task.status is TaskStatus.CANCELLED:
         raise InvalidParams(f"invalid params, task {shown} is cancelled already")
