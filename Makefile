@@ -40,5 +40,14 @@ lint: $(STAMP)  ## ruff, mypy and the import-linter contracts only
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Podman, runc and mmdebstrap come from apt-get (scripts/ensure-podman); no registry needed.
+.PHONY: image image-test
+image: $(STAMP)  ## build the container image localhost/reelgate (Containerfile; IMAGE=, BASE=)
+	bash scripts/image
+
+# Minutes, and needs podman: not part of `make test`; .ci/run runs it after (docs/containers.md).
+image-test: $(STAMP)  ## build the image, then a video from it alone and ten over PostgreSQL+Redis
+	$(BIN)/python scripts/image-test
+
 clean:  ## remove the virtual environment and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -29,6 +29,10 @@ API_KEY = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
 # Test servers give their sandbox (mounted or standalone) this key explicitly: a gateway
 # left to itself makes a secret one at first start and keeps it in its store.
 SANDBOX_KEY = "sandbox-key"
+# For servers whose tests are not about the video itself (callbacks, restarts, copies,
+# events): the sandbox hands every task one small shared clip instead of rendering each,
+# a CPU-second apiece that the two test passes would otherwise share out of two cores.
+STUB_VIDEOS = {"REELGATE_SANDBOX_RENDER": "stub"}
 
 
 def test_database() -> str:
@@ -98,6 +102,17 @@ async def _upgrade(url: str) -> None:
         await database.upgrade(engine)
     finally:
         await engine.dispose()
+
+
+@contextmanager
+def gateway_process(data_dir: Path, **env: str) -> Iterator[Server]:
+    """A ``reelgate serve`` process on a fresh store of the pass's kind, stopped at the end."""
+    with fresh_database(data_dir) as url:
+        server = Server(data_dir=data_dir, database_url=url, env=env).start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def free_port() -> int:

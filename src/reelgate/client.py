@@ -1,10 +1,13 @@
-"""A small MiniMax v1 client, used by ``reelgate generate``: it talks to the gateway like
-any other MiniMax client would, over HTTP with an API key."""
+"""A small MiniMax client, used by ``reelgate generate``: it talks to the gateway like any
+other MiniMax client would, over HTTP with an API key. v1 (``/v1/...``: errors in
+``base_resp``, a file to retrieve) and v2 (``/v2/...``, MiniMax-H3: errors with a real HTTP
+status, the video at ``content.url``)."""
 
 from __future__ import annotations
 
 import base64
 import mimetypes
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,13 +23,33 @@ class ClientError(Exception):
         self.code = code
 
 
-def image_value(value: str) -> str:
-    """A URL or data URL is sent as is; a local file becomes a data URL."""
-    if value.startswith(("http://", "https://", "data:")):
+# The MIME types v2 documents for inline media (data:<kind>/<fmt>, <fmt> lower-case) by
+# file suffix; mimetypes would say audio/x-wav and audio/mpeg.
+_MEDIA_TYPES = {
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mp3",
+}
+_DEFAULT_TYPE = {"image": "image/jpeg", "video": "video/mp4", "audio": "audio/mp3"}
+_V2_CODE = re.compile(r"\s*\((\d+)\)\s*$")  # v2 ends an error's message with its code
+V2_RUNNING = ("queued", "running")
+
+
+def media_value(value: str, kind: str = "image") -> str:
+    """A URL, data URI or ``mm_file://`` id is sent as is; a local file becomes a data
+    URI of ``kind`` (image, video or audio), its type read from its suffix."""
+    if value.startswith(("http://", "https://", "data:", "mm_file://")):
         return value
     path = Path(value)
-    mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
+    suffix = path.suffix.lower()
+    mime = _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or _DEFAULT_TYPE[kind]
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def image_value(value: str) -> str:
+    """A URL or data URL is sent as is; a local file becomes a data URL."""
+    return media_value(value, "image")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +113,60 @@ class MiniMaxClient:
                 return data
             if data["status"] == "Fail":
                 raise ClientError(0, f"the task failed: {data.get('error_message', '')}")
+            if time.monotonic() > deadline:
+                raise ClientError(0, f"gave up waiting after {timeout:.0f} s")
+            time.sleep(interval)
+
+    # -- v2 (MiniMax-H3) ------------------------------------------------------------------
+
+    def _call_v2(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        resp = self._http.request(method, path, **kwargs)
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if resp.is_success and isinstance(data, dict):
+            return data
+        error = data.get("error") if isinstance(data, dict) else None
+        if not isinstance(error, dict):
+            raise ClientError(resp.status_code, f"HTTP {resp.status_code}: {resp.text[:200]}")
+        message = str(error.get("message") or "")
+        match = _V2_CODE.search(message)
+        code = int(match.group(1)) if match else resp.status_code
+        shown = message[: match.start()] if match else message
+        raise ClientError(code, shown, str(data.get("request_id") or "") or None)
+
+    def create_v2(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call_v2("POST", "/v2/video_generation", json=body)
+
+    def query_v2(self, task_id: str) -> dict[str, Any]:
+        task: dict[str, Any] = self._call_v2("GET", f"/v2/query/video_generation/{task_id}")["task"]
+        return task
+
+    def wait_v2(
+        self,
+        task_id: str,
+        *,
+        interval: float = 1.0,
+        timeout: float = 3600.0,
+        on_status: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll a v2 task until it has succeeded; its task object (``content.url``: the
+        video). A failed or cancelled task is a ClientError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.query_v2(task_id)
+            if on_status:
+                on_status(task["status"])
+            if task["status"] == "succeeded":
+                return task
+            if task["status"] not in V2_RUNNING:
+                error = task.get("error") or {}
+                code = str(error.get("code", ""))
+                raise ClientError(
+                    int(code) if code.isdigit() else 0,
+                    f"the task {task['status']}: {error.get('message', '')}".rstrip(": "),
+                )
             if time.monotonic() > deadline:
                 raise ClientError(0, f"gave up waiting after {timeout:.0f} s")
             time.sleep(interval)

@@ -262,14 +262,25 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         if self.public_base_url:
             return self.public_base_url.rstrip("/")
-        return f"http://{self.host}:{self.port}"
+        return self.local_base_url
+
+    @property
+    def local_base_url(self) -> str:
+        """This process's own address, as it reaches itself: a wildcard bind (0.0.0.0,
+        ::) is reached on the loopback."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"  # an IPv6 literal
+        return f"http://{host}:{self.port}"
 
     @property
     def upstream_base_url(self) -> str:
         """The MiniMax base URL the provider adapter talks to."""
         if self.minimax_api_key is not None:
             return self.minimax_base_url.rstrip("/")
-        return self.base_url + SANDBOX_MOUNT
+        # the mounted sandbox is this process: reached on its own address, never through
+        # the public URL, which may name a proxy or a host the container cannot reach
+        return self.local_base_url + SANDBOX_MOUNT
 
     @property
     def sandbox_mounted(self) -> bool:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +16,42 @@ import httpx
 import pytest
 
 from tests.receiver import Receiver
-from tests.support import ADMIN_TOKEN, API_KEY, MiniMax, Server, fresh_database
+from tests.support import ADMIN_TOKEN, API_KEY, STUB_VIDEOS, MiniMax, Server, fresh_database
 
 T2V = {"model": "T2V-01", "prompt": "a lantern in the fog"}
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[Server]:
-    with fresh_database(tmp_path) as url:
-        env = {
-            "REELGATE_SANDBOX_TIMINGS": "0.5,0.5,1.5",
-            "REELGATE_CALLBACK_RETRY_FIRST_S": "0.3",
-            "REELGATE_LEASE_S": "3",
-        }
-        server = Server(tmp_path, url, env=env).start()
+ENV = {
+    "REELGATE_SANDBOX_TIMINGS": "0.5,0.5,1.5",
+    "REELGATE_CALLBACK_RETRY_FIRST_S": "0.3",
+    "REELGATE_LEASE_S": "3",
+    **STUB_VIDEOS,
+}
+
+
+@contextmanager
+def started(data_dir: Path) -> Iterator[Server]:
+    with fresh_database(data_dir) as url:
+        server = Server(data_dir, url, env=ENV).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One gateway for the tests that neither restart it nor change its account's secret:
+    each follows tasks and deliveries of its own."""
+    with started(tmp_path_factory.mktemp("callbacks")) as server:
         yield server
-        server.stop()
+
+
+@pytest.fixture
+def own_gateway(tmp_path: Path) -> Iterator[Server]:
+    """A gateway for one test alone (it kills and restarts it)."""
+    with started(tmp_path) as server:
+        yield server
 
 
 def rotate_secret(server: Server) -> str:
@@ -79,8 +100,9 @@ def wait_for(check: Any, timeout: float = 60.0) -> None:
 
 
 def test_every_change_arrives_once_in_order_through_failures_and_a_restart(
-    gateway: Server,
+    own_gateway: Server,
 ) -> None:
+    gateway = own_gateway
     secret = rotate_secret(gateway)
 
     def plan(n: int) -> tuple[int, float, dict[str, str]]:
@@ -205,27 +227,36 @@ def test_a_failed_challenge_refuses_the_task_and_charges_nothing(
         receiver.stop()
 
 
-def test_a_failed_tasks_push_carries_the_querys_failure_code(tmp_path: Path) -> None:
+def set_sandbox_faults(server: Server, spec: str) -> None:
+    """The mounted sandbox's fault plan (its control endpoint takes the admin token)."""
+    resp = httpx.put(
+        server.url + "/sandbox/_control/faults",
+        json={"faults": spec},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        trust_env=False,
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_a_failed_tasks_push_carries_the_querys_failure_code(gateway: Server) -> None:
     """MiniMax's pushes have the query's shape: a task that failed with 1027 says so in
     base_resp in the push as in the query (not 0, "success")."""
-    env = {"REELGATE_SANDBOX_TIMINGS": "0.2,0.2,0.6", "REELGATE_SANDBOX_FAULTS": "fail_midway=1"}
     receiver = Receiver().start()
-    with fresh_database(tmp_path) as url:
-        server = Server(tmp_path, url, env=env).start()
-        try:
-            with MiniMax(server.url + "/minimaxi", API_KEY) as client:
-                task = client.create({**T2V, "callback_url": receiver.url})["platform_id"]
-                queried = client.wait(task)
-                assert queried["status"] == "Fail"
-                assert queried["base_resp"]["status_code"] == 1027
+    set_sandbox_faults(gateway, "fail_midway=1")
+    try:
+        with MiniMax(gateway.url + "/minimaxi", API_KEY) as client:
+            task = client.create({**T2V, "callback_url": receiver.url})["platform_id"]
+            queried = client.wait(task)
+            assert queried["status"] == "Fail"
+            assert queried["base_resp"]["status_code"] == 1027
 
-                def failed_push() -> list[Any]:
-                    return [r.body for r in receiver.accepted() if r.body["status"] == "failed"]
+            def failed_push() -> list[Any]:
+                return [r.body for r in receiver.accepted() if r.body["status"] == "failed"]
 
-                wait_for(lambda: bool(failed_push()))
-        finally:
-            server.stop()
-            receiver.stop()
+            wait_for(lambda: bool(failed_push()))
+    finally:
+        set_sandbox_faults(gateway, "")
+        receiver.stop()
     push = failed_push()[0]
     assert push["base_resp"] == queried["base_resp"]
     assert push["error_message"] == queried["error_message"]

@@ -16,6 +16,8 @@ import typer
 from typer.testing import CliRunner
 
 from reelgate.sandbox.render import FPS
+from reelgate.sandbox.render.sizes import v2_frame_count
+from tests.integration.test_sandbox_v2 import decode
 from tests.support import API_KEY, Server, free_port, image_bytes
 from tests.video import probe
 
@@ -80,6 +82,96 @@ def test_generate_reports_refusals(server: Server, tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "does not support text to video" in result.stderr and "2013" in result.stderr
+
+
+def _generate(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        "generate",
+        *args,
+        "--base-url",
+        server.url + "/minimaxi",
+        "--api-key",
+        API_KEY,
+        "--interval",
+        "0.3",
+    )
+
+
+def test_generate_makes_an_h3_text_video_through_v2(server: Server, tmp_path: Path) -> None:
+    out = tmp_path / "kite.mp4"
+    result = _generate(
+        server,
+        "a red kite over a windy beach",
+        "--model",
+        "MiniMax-H3",
+        "--ratio",
+        "9:16",
+        "--duration",
+        "4",  # H3's shortest
+        "-o",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"task \d{15}  platform id video_", result.stderr), result.stderr
+    assert "saved" in result.stderr and "768P 9:16, 4 s, MiniMax-H3" in result.stderr
+    clip = decode(out.read_bytes())
+    assert clip.size == (768, 1344) and clip.rate == FPS
+    assert len(clip.frames) == v2_frame_count(4)
+    assert clip.audio_codec == "aac" and abs(clip.audio_s - v2_frame_count(4) / FPS) < 0.05
+    assert not (tmp_path / "kite.mp4.part").exists()
+
+
+def test_generate_sends_a_local_reference_image(server: Server, tmp_path: Path) -> None:
+    """The file goes as a data URI; adaptive follows it: 800 x 600 gives 4:3, 1024 x 768."""
+    face = tmp_path / "face.png"
+    face.write_bytes(image_bytes(800, 600))
+    out = tmp_path / "ref.mp4"
+    result = _generate(
+        server,
+        "the person from image 1 waves",
+        "--model",
+        "MiniMax-H3",
+        "--reference-image",
+        str(face),
+        "--duration",
+        "4",
+        "-o",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "768P 4:3" in result.stderr
+    assert decode(out.read_bytes()).size == (1024, 768)
+
+
+def test_generate_reports_v2_refusals(server: Server, tmp_path: Path) -> None:
+    result = _generate(
+        server, "x", "--model", "MiniMax-H3", "--duration", "3", "-o", str(tmp_path / "x.mp4")
+    )
+    assert result.returncode == 1
+    assert "4 to 15 seconds" in result.stderr and "code 2013" in result.stderr
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--model", "MiniMax-Hailuo-2.3", "--reference-image", "a.png"], "are for MiniMax-H3"),
+        (["--model", "MiniMax-Hailuo-2.3", "--ratio", "9:16"], "are for MiniMax-H3"),
+        (["--model", "MiniMax-H3", "--subject", "a.png"], "--subject is for S2V-01"),
+        (["--model", "MiniMax-H3", "--reference-audio", "missing.wav"], "Cannot read a file"),
+    ],
+)
+def test_generate_refuses_options_the_model_does_not_take(args: list[str], said: str) -> None:
+    """Before anything is sent (the base URL is unreachable): exit 2."""
+    from reelgate.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["generate", "x", *args, "--api-key", "k", "--base-url", "http://127.0.0.1:9"],
+        env={"COLUMNS": "400"},
+    )
+    assert result.exit_code == 2, result.output
+    assert said in result.output
 
 
 def test_generate_needs_a_key(server: Server) -> None:

@@ -1,6 +1,7 @@
 """The default install exposes nothing (issue 13, item 5): the mounted sandbox takes a
-secret key made at first start, its control endpoints take the admin token, it is not
-mounted in front of a real MiniMax key unless asked for, and /metrics is not public."""
+secret key made at first start, its control endpoints take the admin token, and /metrics
+is not public. (That it is not mounted in front of a real MiniMax key unless asked for
+is tested in process: ``tests/inprocess/test_exposure.py``.)"""
 
 from __future__ import annotations
 
@@ -133,41 +134,6 @@ def test_metrics_need_the_admin_token_or_the_metrics_token(fresh: Server) -> Non
         assert allowed.status_code == 200 and "reelgate_upstream_calls_total" in allowed.text
     # the scrape token reads the metrics and nothing else
     assert call(fresh.url, "GET", "/admin/v1/accounts", None, METRICS_TOKEN).status_code == 401
-
-
-def real_key_gateway(tmp_path: Path, **env: str) -> Server:
-    return Server(
-        tmp_path,
-        f"sqlite+aiosqlite:///{tmp_path / 'reelgate.db'}",
-        env={
-            "REELGATE_MINIMAX_API_KEY": "a-real-minimax-key",
-            "REELGATE_MINIMAX_BASE_URL": "http://127.0.0.1:9",  # never called here
-            **env,
-        },
-        unset=("REELGATE_SANDBOX_API_KEYS",),
-    )
-
-
-@pytest.mark.once  # on SQLite whatever the pass: the store plays no part
-@pytest.mark.parametrize("enabled", [None, "false", "true"])
-def test_with_a_real_minimax_key_the_sandbox_is_mounted_only_when_asked(
-    tmp_path: Path, enabled: str | None
-) -> None:
-    env = {"REELGATE_SANDBOX_ENABLED": enabled} if enabled else {}
-    server = real_key_gateway(tmp_path, **env).start()
-    try:
-        for method, path, body in [*MINIMAX_CALLS, *CONTROL]:
-            resp = call(server.url + "/sandbox", method, path, body, PUBLIC_KEY)
-            if enabled == "true":  # mounted, and with a secret key of its own all the same
-                assert resp.status_code == 200 and resp.json()["base_resp"]["status_code"] in (
-                    1004,
-                    2049,
-                ), resp.text
-            else:
-                assert resp.status_code == 404, resp.text
-        assert (stored_sandbox_key(server.database_url) is not None) == (enabled == "true")
-    finally:
-        server.stop()
 
 
 @pytest.mark.once  # no store at all

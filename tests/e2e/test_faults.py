@@ -33,6 +33,9 @@ SPEC = (
 )
 UPSTREAM_CREATES = 24
 UPSTREAM_TIMEOUT_S = 3
+# A failing channel's first cool-down: short, so that the creates refused while the only
+# channel cools down cost a second each, not the default five.
+COOLDOWN_S = 1.0
 T2V = {"model": "T2V-01", "prompt": "a paper boat on a stream [Tracking shot]"}
 REFUSALS = {"refuse_1002": 1002, "refuse_1000": 1000, "refuse_1026": 1026}
 MESSAGES = {1002: "rate limit exceeded(RPM)", 1000: "unknown error", 1026: "input new_sensitive"}
@@ -76,6 +79,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, seed: int) -> Iterator[Ser
         "REELGATE_SANDBOX_SLOW_S": "1",
         "REELGATE_SANDBOX_HANG_S": "30",
         "REELGATE_SANDBOX_RPM": "0",  # this test is about faults, not about budgets
+        "REELGATE_SANDBOX_RENDER": "stub",  # nor about what is rendered
     }
     srv = Server(tmp_path_factory.mktemp("upstream"), "unused", command="sandbox", env=env)
     srv.start()
@@ -93,6 +97,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, sandbox: Server) -> Iterat
         "REELGATE_MINIMAX_BASE_URL": sandbox.url,
         "REELGATE_SANDBOX_ENABLED": "false",
         "REELGATE_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S),
+        "REELGATE_CHANNEL_COOLDOWN_S": str(COOLDOWN_S),
     }
     with fresh_database(data_dir) as url:
         srv = Server(data_dir, url, env=env).start()
@@ -123,7 +128,7 @@ def test_faults_reach_the_client_clearly_and_no_task_is_left_behind(
             answer = client.create(T2V)
             calls.append((sent, time.time(), answer))
             if answer["base_resp"]["status_code"] != 0:
-                time.sleep(1.0)  # let a channel that cools down come back
+                time.sleep(COOLDOWN_S)  # let a channel that cools down come back
         time.sleep(0.3)  # a hung create is logged when the gateway gives up on it
         creates = upstream_log(sandbox, "create")
         assert [set(e["faults"]) for e in creates] == create_faults(seed, len(creates))

@@ -36,18 +36,28 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.support import ADMIN_TOKEN, API_KEY, MiniMax, Server
+from tests.support import ADMIN_TOKEN, API_KEY, MiniMax, Server, gateway_process
 
 EXAMPLES = int(os.environ.get("REELGATE_FUZZ_EXAMPLES", "25"))
 SEED = int(os.environ.get("REELGATE_FUZZ_SEED", "13"))
 REQUEST_TIMEOUT_S = 15  # a hung answer (an SSE stream that never ends) fails its case
 BUDGET_S = 240  # the whole run, far above its cost: a hang fails instead of stalling CI
 CHECKS = "not_a_server_error,response_schema_conformance"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A gateway of this module's own, not the shared one: the fuzzer writes at random
+    (account limits, suspensions, keys, channels)."""
+    with gateway_process(tmp_path_factory.mktemp("gateway")) as srv:
+        yield srv
 
 
 def _finished_task(server: Server) -> dict[str, Any]:

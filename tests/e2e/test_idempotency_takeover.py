@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from reelgate.store import tables
-from tests.support import ADMIN_TOKEN, API_KEY, Server, fresh_database
+from tests.support import ADMIN_TOKEN, API_KEY, STUB_VIDEOS, Server, fresh_database
 
 T2V = {"model": "T2V-01", "prompt": "a kite over the dunes"}
 LEASE_S = 2.0
@@ -75,7 +75,11 @@ def balance(server: Server) -> int:
 
 def test_a_key_in_flight_when_the_process_died_is_taken_over(tmp_path: Path) -> None:
     data_dir = tmp_path / "gateway"
-    common = {"REELGATE_IDEMPOTENCY_LEASE_S": str(LEASE_S), "REELGATE_SWEEP_INTERVAL_S": "0.2"}
+    common = {
+        "REELGATE_IDEMPOTENCY_LEASE_S": str(LEASE_S),
+        "REELGATE_SWEEP_INTERVAL_S": "0.2",
+        **STUB_VIDEOS,
+    }
     with fresh_database(data_dir) as url:
         # every sandbox call answers a minute late: the create is in flight when we kill
         slow = {"REELGATE_SANDBOX_FAULTS": "slow=1", "REELGATE_SANDBOX_SLOW_S": "60"}
@@ -146,6 +150,7 @@ def test_a_live_request_renews_its_lease_and_is_never_taken_over(tmp_path: Path)
         "REELGATE_IDEMPOTENCY_LEASE_S": "0.6",
         "REELGATE_SANDBOX_FAULTS": "slow=1",
         "REELGATE_SANDBOX_SLOW_S": "2.4",
+        **STUB_VIDEOS,
     }
     with fresh_database(data_dir) as url:
         server = Server(data_dir, url, env=env).start()

@@ -7,11 +7,21 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support import ADMIN_TOKEN, API_KEY, Server
+from tests.support import ADMIN_TOKEN, API_KEY, Server, gateway_process
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A gateway of this module's own, not the shared one: it replaces the admin token
+    that every other module signs in with."""
+    with gateway_process(tmp_path_factory.mktemp("gateway")) as srv:
+        yield srv
 
 
 def recover(

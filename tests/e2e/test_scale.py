@@ -52,6 +52,7 @@ T2V = {"model": "T2V-01", "prompt": "a paper boat on a river [Pan left]"}
 TASKS = 300
 LEASE_S = 10  # a killed worker's tasks move on after this
 UNFINISHED = ("submitting", "queued", "running")
+FIRST_POLL = {"REELGATE_POLL_INITIAL_S": "0.1"}
 
 
 def sql(url: str, query: str) -> list[Any]:
@@ -467,18 +468,22 @@ def test_an_api_replica_tracks_nothing_until_a_worker_runs(tmp_path: Path) -> No
     with fresh_database(tmp_path) as url:
         assert reelgate("migrate", data_dir=tmp_path, url=url).returncode == 0
         # the replica's built-in sandbox is the upstream; the worker reaches it there
-        replica = Server(tmp_path, url, args=("--no-worker",)).start()
+        # a task is first due 0.1 s after its create (the tests' default is 0.3 s)
+        replica = Server(tmp_path, url, env=FIRST_POLL, args=("--no-worker",)).start()
         try:
             with minimax(replica) as client:
                 created = client.post("/video_generation", json=T2V).json()
                 task_id = created["platform_id"]
-                time.sleep(3)  # ten first polls' worth: nobody polls
+                time.sleep(1)  # ten first polls' worth: nobody polls
                 query = client.get("/query/video_generation", params={"task_id": task_id})
                 assert query.json()["status"] in ("Preparing", "Queueing"), query.text
                 rows = sql(url, f"SELECT poll_attempts FROM tasks WHERE platform_id = '{task_id}'")
                 assert rows == [(0,)]
                 worker = Server(
-                    tmp_path, url, command="worker", env={"REELGATE_PORT": str(replica.port)}
+                    tmp_path,
+                    url,
+                    command="worker",
+                    env={"REELGATE_PORT": str(replica.port), **FIRST_POLL},
                 ).start()
                 try:
                     deadline = time.monotonic() + 60

@@ -15,6 +15,7 @@ from tests.support import API_KEY, MiniMax, Server
 
 T2V = {"model": "T2V-01", "prompt": "a lighthouse at dusk [Pan left]"}
 PREFIX = "gw/videos/"
+STUB = {"sandbox_render": "stub"}  # copies of any MP4 will do: no render per task
 CONTENT = "/v1/files/retrieve_content"
 
 
@@ -32,9 +33,11 @@ def servers(
     make_bucket(moto, "rg-proxy")
     make_bucket(moto, "rg-never")
     envs = {
-        "proxy": moto.env("rg-proxy", storage_s3_prefix=PREFIX, storage_s3_serve="proxy"),
-        "redirect": moto.env("rg-redirect", storage_s3_serve="redirect", sweep_interval_s="0.5"),
-        "never": moto.env("rg-never", copy_videos="never"),
+        "proxy": moto.env("rg-proxy", storage_s3_prefix=PREFIX, storage_s3_serve="proxy", **STUB),
+        "redirect": moto.env(
+            "rg-redirect", storage_s3_serve="redirect", sweep_interval_s="0.5", **STUB
+        ),
+        "never": moto.env("rg-never", copy_videos="never", **STUB),
     }
     with gateways(tmp_path_factory.mktemp("gateways"), envs) as started:
         yield started

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import (
     API_KEY,
+    STUB_VIDEOS,
     MiniMax,
     Server,
     free_port,
@@ -31,6 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 "REELGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                 "REELGATE_PUSHED_POLL_S": "30",  # the safety net is slow: pushes must do it
                 "REELGATE_SANDBOX_TIMINGS": "0.3,0.3,1",
+                **STUB_VIDEOS,
             },
         ).start()
         yield srv

@@ -3,7 +3,10 @@ scripted fake upstream (``reelgate.providers.fake``) for its channel, the sandbo
 mounted and no worker loop, driven over ``httpx.ASGITransport`` with its lifespan run.
 
 Tests move tasks on by cueing the fake upstream and running one tracker round
-(``InProcess.track``): nothing sleeps, nothing waits on another process.
+(``InProcess.track``): nothing sleeps, nothing waits on another process. The upstream's
+``FakeClock`` is the gateway's time: the tracker's (tasks due, deadlines) and, read as
+seconds, the channel router's (cool-downs, budgets) and the local rate windows', so a test
+lets a cool-down or a budget window pass with ``gateway.upstream.clock.advance(s)``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from tests.support import fresh_database
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-# H3's per-second prices are being added to the shipped table; these tests price H3 per
-# duration (the table's older form) so that what they check is the surface alone.
+# These tests price H3 per duration (the table also takes per-second prices: tested in
+# test_billing_by_second.py), so that what they check is the surface alone.
 PRICES = """\
 currency = "USD"
 [models."T2V-01"]
@@ -263,3 +263,21 @@ async def test_delete_in_each_status(
     assert (await client.delete(f"/minimaxi/v2/video_generation/{failed['task_id']}")).json()[
         "action"
     ] == "deleted"
+
+
+async def test_a_delete_never_cancels_what_the_upstream_has_finished(
+    gateway: InProcess, tenant: tuple[httpx.AsyncClient, int]
+) -> None:
+    """The gateway's view lags its upstream's: a task it still shows queued may have
+    finished there, and MiniMax's DELETE of a finished task deletes its video. The
+    upstream is asked first; the DELETE is refused and never sent."""
+    client, _ = tenant
+    made = await create(client)
+    gateway.upstream.succeed(made["task_id"])  # upstream done; the gateway has not polled
+    assert (await task_of(client, made["task_id"]))["status"] == "queued"
+    cancels = len(gateway.upstream.called("cancel"))
+    refusal = await client.delete(f"/minimaxi/v2/video_generation/{made['task_id']}")
+    assert "has started" in refused(refusal, 400, 2013)
+    assert len(gateway.upstream.called("cancel")) == cancels  # no DELETE went upstream
+    await gateway.track()
+    assert (await task_of(client, made["task_id"]))["status"] == "succeeded"

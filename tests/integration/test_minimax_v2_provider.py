@@ -45,7 +45,7 @@ async def test_a_task_from_create_to_its_video(tmp_path: Path) -> None:
         task_id = await provider.submit(H3)
         assert len(task_id) == 15 and task_id.isdigit()
         queued = await provider.query(task_id, "MiniMax-H3")
-        assert queued.status is UpstreamStatus.QUEUEING and queued.ratio == "16:9"
+        assert queued.status is UpstreamStatus.PREPARING and queued.ratio == "16:9"
         clock.now += sandbox.timeline.total_s + 1
         for _ in range(600):  # the render runs in the pool
             done = await provider.query(task_id)
@@ -93,7 +93,7 @@ async def test_a_channel_sends_each_model_to_its_wire(tmp_path: Path) -> None:
         v2_id = await channel.submit(H3)
         v1 = VideoRequest("T2V-01", Mode.T2V, "a boat", 6, "720P", explicit=frozenset({"prompt"}))
         v1_id = await channel.submit(v1)
-        assert (await channel.query(v2_id, "MiniMax-H3")).status is UpstreamStatus.QUEUEING
+        assert (await channel.query(v2_id, "MiniMax-H3")).status is UpstreamStatus.PREPARING
         assert (await channel.query(v1_id, "T2V-01")).status in (
             UpstreamStatus.PREPARING,
             UpstreamStatus.QUEUEING,

@@ -25,8 +25,10 @@ from reelgate.providers.minimax import MiniMaxProvider, translate
 
 # v2 does not document how long content.url lives: assume little, fetch a fresh one after
 URL_LIFETIME = timedelta(minutes=10)
+# v2 has one waiting status; read as v1's first, so that the task's first poll (it was
+# recorded Preparing when the upstream took it) is no change: no second "queued" event
 _STATUS = {
-    "queued": UpstreamStatus.QUEUEING,
+    "queued": UpstreamStatus.PREPARING,
     "running": UpstreamStatus.PROCESSING,
     "succeeded": UpstreamStatus.SUCCESS,
     "failed": UpstreamStatus.FAIL,

@@ -13,7 +13,7 @@ from reelgate.domain.channels import Channel
 from reelgate.domain.ids import new_platform_id
 from reelgate.domain.polling import PollSchedule
 from reelgate.domain.pricing import PriceTable
-from reelgate.domain.tasks import FailureReason, Task, TaskEvent, TaskStatus
+from reelgate.domain.tasks import FailureReason, Task, TaskEvent, TaskStatus, UpstreamStatus
 from reelgate.domain.video import VideoRequest
 from reelgate.errors import (
     Conflict,
@@ -42,6 +42,7 @@ _FINISHED_VERB = {
     TaskStatus.CANCELLED: "been cancelled",
 }
 FILE_NOT_FOUND = "invalid params, file not found"
+_NOT_STARTED = (UpstreamStatus.PREPARING, UpstreamStatus.QUEUEING)
 
 
 class TaskService:
@@ -234,9 +235,16 @@ class TaskService:
         )
 
     async def _cancel_upstream(self, task: Task) -> None:
+        """Cancel at the upstream a task that has not started there, or refuse.
+
+        The upstream is asked first: the gateway's view may lag (it learns of changes at
+        its next poll), and MiniMax's DELETE on a task that has finished deletes its
+        record, video and all. Between that query and the DELETE the task may still
+        start (the DELETE is then refused: running) or, within those milliseconds,
+        finish: a window the upstream's API leaves open."""
         refusal = Conflict(
-            f"invalid params, task {task.upstream_task_id or task.platform_id} is "
-            f"{task.status.public} and can no longer be cancelled"
+            f"invalid params, task {task.upstream_task_id or task.platform_id} has started "
+            "and can no longer be cancelled"
         )
         if task.status is TaskStatus.RUNNING:
             raise refusal
@@ -244,6 +252,9 @@ class TaskService:
             return  # not at the upstream yet: nothing runs there
         provider = self._router.provider(task.channel)
         try:
+            now = await provider.query(task.upstream_task_id, task.model)
+            if now.status not in _NOT_STARTED:
+                raise refusal
             cancelled = await provider.cancel(task.upstream_task_id, task.model)
         except UpstreamRejected:
             raise refusal from None
