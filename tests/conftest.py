@@ -47,6 +47,8 @@ PG_PASS = (
     "tests/e2e/test_scale.py",
     "tests/e2e/test_faults.py",
     "tests/e2e/test_sandbox_",
+    "tests/e2e/test_openai_sdk.py",
+    "tests/integration/test_render_v2.py",
 )
 
 
