@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import httpx
 
-from tests.support import Server, free_port, fresh_database
+from tests.support import Server, free_port, migrated_database
 
 REGION = "us-east-1"
 ACCESS_KEY = "testing"
@@ -92,7 +92,7 @@ def gateways(root: Path, envs: Mapping[str, dict[str, str]]) -> Iterator[dict[st
         servers = {}
         for name, env in envs.items():
             data_dir = root / name
-            url = stack.enter_context(fresh_database(data_dir))
+            url = stack.enter_context(migrated_database(data_dir))
             servers[name] = Server(data_dir=data_dir, database_url=url, env=env)
             stack.callback(servers[name].stop)
         with ThreadPoolExecutor(len(servers) or 1) as pool:

@@ -24,6 +24,8 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
+from tests import schema_templates
+
 ADMIN_TOKEN = "rg-admin-test-token"
 API_KEY = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
 # Test servers give their sandbox (mounted or standalone) this key explicitly: a gateway
@@ -87,27 +89,29 @@ def fresh_database(data_dir: Path, url: str | None = None) -> Iterator[str]:
 
 @contextmanager
 def migrated_database(data_dir: Path) -> Iterator[str]:
-    """A fresh database (``fresh_database``) brought up to the current schema, for store
-    tests that share one database per module."""
-    with fresh_database(data_dir) as url:
-        asyncio.run(_upgrade(url))
-        yield url
-
-
-async def _upgrade(url: str) -> None:
-    from reelgate.store import database
-
-    engine = database.create_engine(url)
+    """A database nobody else uses, as ``fresh_database``, but already at the current schema
+    (a copy of a template migrated once: ``tests/schema_templates.py``), for the tests
+    that are not about migrating. Usable from a fixture with a running event loop too."""
+    url = test_database()
+    if not url.startswith("postgresql"):
+        path = data_dir / "reelgate.db"
+        schema_templates.copy_migrated_file(path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = f"rg_test_{uuid.uuid4().hex[:12]}"
+    schema_templates.copy_migrated(url, name)
     try:
-        await database.upgrade(engine)
+        yield url.rsplit("/", 1)[0] + "/" + name
     finally:
-        await engine.dispose()
+        schema_templates.psql(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", check=False)
 
 
 @contextmanager
 def gateway_process(data_dir: Path, **env: str) -> Iterator[Server]:
-    """A ``reelgate serve`` process on a fresh store of the pass's kind, stopped at the end."""
-    with fresh_database(data_dir) as url:
+    """A ``reelgate serve`` process on a store of its own of the pass's kind, already at the
+    current schema (its start then reads one row and never imports Alembic), stopped at
+    the end."""
+    with migrated_database(data_dir) as url:
         server = Server(data_dir=data_dir, database_url=url, env=env).start()
         try:
             yield server

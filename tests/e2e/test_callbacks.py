@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.receiver import Receiver
-from tests.support import ADMIN_TOKEN, API_KEY, STUB_VIDEOS, MiniMax, Server, fresh_database
+from tests.support import ADMIN_TOKEN, API_KEY, STUB_VIDEOS, MiniMax, Server, migrated_database
 
 T2V = {"model": "T2V-01", "prompt": "a lantern in the fog"}
 
@@ -31,7 +31,7 @@ ENV = {
 
 @contextmanager
 def started(data_dir: Path) -> Iterator[Server]:
-    with fresh_database(data_dir) as url:
+    with migrated_database(data_dir) as url:
         server = Server(data_dir, url, env=ENV).start()
         try:
             yield server

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import API_KEY, MiniMax, Server, fresh_database
+from tests.support import API_KEY, MiniMax, Server, migrated_database
 
 T2V = {"model": "T2V-01", "prompt": "a kite over a beach"}
 NAMES = ("alpha", "beta", "gamma")
@@ -90,7 +90,7 @@ def calls(sandbox: Server, since: float) -> list[dict[str, Any]]:
 
 def test_two_trackers_never_poll_one_task_at_once(sandbox: Server, tmp_path: Path) -> None:
     path = channels_file(tmp_path / "ch.toml", sandbox)
-    with fresh_database(tmp_path) as url:
+    with migrated_database(tmp_path) as url:
         env = {"REELGATE_POLL_INITIAL_S": "0.05", "REELGATE_POLL_MAX_S": "0.1"}
         first = gateway(path, tmp_path / "one", url, **env)
         try:

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from reelgate.sandbox.faults import FaultKind, FaultPlan, Faults
-from tests.support import API_KEY, SANDBOX_KEY, MiniMax, Server, fresh_database
+from tests.support import API_KEY, SANDBOX_KEY, MiniMax, Server, migrated_database
 
 # Low rates for what also strikes polls (http_5xx, timeout); the seed, not the rates,
 # makes sure every kind meets the first UPSTREAM_CREATES creates.
@@ -99,7 +99,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, sandbox: Server) -> Iterat
         "REELGATE_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S),
         "REELGATE_CHANNEL_COOLDOWN_S": str(COOLDOWN_S),
     }
-    with fresh_database(data_dir) as url:
+    with migrated_database(data_dir) as url:
         srv = Server(data_dir, url, env=env).start()
         try:
             yield srv

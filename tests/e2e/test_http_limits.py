@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ADMIN_TOKEN, API_KEY, Server, fresh_database
+from tests.support import ADMIN_TOKEN, API_KEY, Server, migrated_database
 
 # Nothing here depends on the store: one pass is enough.
 pytestmark = [pytest.mark.once]
@@ -34,7 +34,7 @@ CREATE = "/minimaxi/v1/video_generation"
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("limits")
-    with fresh_database(data_dir) as url:
+    with migrated_database(data_dir) as url:
         srv = Server(data_dir=data_dir, database_url=url, env=LIMITS_ENV).start()
         try:
             yield srv

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from reelgate.store import tables
-from tests.support import ADMIN_TOKEN, API_KEY, STUB_VIDEOS, Server, fresh_database
+from tests.support import ADMIN_TOKEN, API_KEY, STUB_VIDEOS, Server, migrated_database
 
 T2V = {"model": "T2V-01", "prompt": "a kite over the dunes"}
 LEASE_S = 2.0
@@ -80,7 +80,7 @@ def test_a_key_in_flight_when_the_process_died_is_taken_over(tmp_path: Path) -> 
         "REELGATE_SWEEP_INTERVAL_S": "0.2",
         **STUB_VIDEOS,
     }
-    with fresh_database(data_dir) as url:
+    with migrated_database(data_dir) as url:
         # every sandbox call answers a minute late: the create is in flight when we kill
         slow = {"REELGATE_SANDBOX_FAULTS": "slow=1", "REELGATE_SANDBOX_SLOW_S": "60"}
         first = Server(data_dir, url, env={**common, **slow}).start()
@@ -152,7 +152,7 @@ def test_a_live_request_renews_its_lease_and_is_never_taken_over(tmp_path: Path)
         "REELGATE_SANDBOX_SLOW_S": "2.4",
         **STUB_VIDEOS,
     }
-    with fresh_database(data_dir) as url:
+    with migrated_database(data_dir) as url:
         server = Server(data_dir, url, env=env).start()
         try:
             key = str(uuid.uuid4())

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import API_KEY, STUB_VIDEOS, MiniMax, Server, fresh_database
+from tests.support import API_KEY, STUB_VIDEOS, MiniMax, Server, migrated_database
 
 
 @pytest.fixture
 def slow_server(tmp_path: Path) -> Iterator[Server]:
     # Long enough in Processing that the stop lands while the tasks are unfinished.
-    with fresh_database(tmp_path) as url:
+    with migrated_database(tmp_path) as url:
         # A short lease: a killed tracker's claims must expire for the next one to go on.
         env = {"REELGATE_SANDBOX_TIMINGS": "0.5,0.5,4", "REELGATE_LEASE_S": "3", **STUB_VIDEOS}
         srv = Server(tmp_path, url, env=env)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.operator import T2V, Operator
 from tests.receiver import Receiver
-from tests.support import API_KEY, SANDBOX_KEY, MiniMax, Server, count_tasks, fresh_database
+from tests.support import API_KEY, SANDBOX_KEY, MiniMax, Server, count_tasks, migrated_database
 
 BAD_PORT = "http://93.184.216.34:99999/a.png"
 
@@ -23,7 +23,7 @@ BAD_PORT = "http://93.184.216.34:99999/a.png"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("guarded")
-    with fresh_database(data_dir) as url:
+    with migrated_database(data_dir) as url:
         guarded = {
             "REELGATE_ALLOW_PRIVATE_URLS": "false",
             "REELGATE_SANDBOX_ALLOW_PRIVATE_URLS": "false",

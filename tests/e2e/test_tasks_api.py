@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import API_KEY, STUB_VIDEOS, MiniMax, Server, fresh_database
+from tests.support import API_KEY, STUB_VIDEOS, MiniMax, Server, migrated_database
 
 T2V = {"model": "T2V-01", "prompt": "a paper boat on a pond [Pan right]"}
 
@@ -20,7 +20,7 @@ T2V = {"model": "T2V-01", "prompt": "a paper boat on a pond [Pan right]"}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Slow enough that a task can be watched while it runs.
     data_dir = tmp_path_factory.mktemp("tasks")
-    with fresh_database(data_dir) as url:
+    with migrated_database(data_dir) as url:
         env = {
             "REELGATE_SANDBOX_TIMINGS": "0.6,1.2,2.5",
             "REELGATE_SWEEP_INTERVAL_S": "0.5",

@@ -14,7 +14,7 @@ from tests.support import (
     MiniMax,
     Server,
     free_port,
-    fresh_database,
+    migrated_database,
     sandbox_requests,
 )
 
@@ -23,7 +23,7 @@ from tests.support import (
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("pushed")
     port = free_port()
-    with fresh_database(data_dir) as url:
+    with migrated_database(data_dir) as url:
         srv = Server(
             data_dir,
             url,

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from reelgate.errors import UpstreamUnavailable
 from reelgate.providers.fake import Call, FakeUpstream
 from tests.inprocess.harness import InProcess, in_process
-from tests.support import fresh_database
+from tests.support import migrated_database
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -59,7 +59,7 @@ async def channel_gateway(
     **settings: Any,
 ) -> AsyncIterator[InProcess]:
     """A gateway of its own, on the three channels (``channels``: per-channel changes)."""
-    with fresh_database(tmp_path) as url:
+    with migrated_database(tmp_path) as url:
         path = channels_file(tmp_path / "ch.toml", **(channels or {}))
         async with in_process(tmp_path / "gw", url, upstream, channels_file=path, **settings) as gw:
             yield gw

@@ -6,6 +6,7 @@ started one gateway per case; what needs a real process stays there)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from reelgate.services.bootstrap import SANDBOX_KEY_META
 from reelgate.settings import STANDALONE_SANDBOX_KEY
 from reelgate.store import tables
 from tests.inprocess.harness import InProcess, in_process
-from tests.support import fresh_database
+from tests.support import migrated_database
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -46,12 +47,12 @@ async def stored_sandbox_key(gateway: InProcess) -> str | None:
 async def test_with_a_real_minimax_key_the_sandbox_is_mounted_only_when_asked(
     tmp_path: Path, enabled: bool | None
 ) -> None:
-    real_key = {
+    real_key: dict[str, Any] = {
         "minimax_api_key": "a-real-minimax-key",
         "minimax_base_url": "http://127.0.0.1:9",  # never called here
         "sandbox_enabled": enabled,  # None: not set, the default
     }
-    with fresh_database(tmp_path) as url:
+    with migrated_database(tmp_path) as url:
         async with in_process(tmp_path / "gw", url, **real_key) as gateway:
             async with gateway.client(PUBLIC_KEY, "/sandbox") as sandbox:
                 for method, path, body in [*MINIMAX_CALLS, *CONTROL]:

@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from reelgate.services import metrics
 from tests.inprocess.harness import InProcess, in_process
-from tests.support import ADMIN_TOKEN, fresh_database
+from tests.support import ADMIN_TOKEN, migrated_database
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -28,7 +28,7 @@ SAMPLE_EVERY_S = 0.05
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcess]:
     data_dir: Path = tmp_path_factory.mktemp("metrics")
-    with pytest.MonkeyPatch.context() as patch, fresh_database(data_dir) as url:
+    with pytest.MonkeyPatch.context() as patch, migrated_database(data_dir) as url:
         patch.setattr(metrics, "SAMPLE_EVERY_S", SAMPLE_EVERY_S)
         async with in_process(data_dir, url) as gw:
             yield gw
