@@ -73,9 +73,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One gateway process (default settings) for every module that asks for it, on a store
     of its own: starting one costs seconds, and these modules only add to what it holds
     (tasks, accounts and keys of their own). A module that changes what the others rely
-    on (the admin token, the default account's limits, the fuzzer's random writes) starts
-    its own instead: a module-scoped ``server`` fixture of its own, with
-    ``tests.support.gateway_process``."""
+    on (the admin token, the default account's limits, the fuzzer's random writes), or
+    that needs an idle one (a latency bound), starts its own instead: a module-scoped
+    ``server`` fixture of its own, with ``tests.support.gateway_process``."""
     with gateway_process(tmp_path_factory.mktemp("gateway")) as srv:
         yield srv
 
