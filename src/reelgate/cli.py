@@ -30,6 +30,15 @@ EXIT_CANNOT_LISTEN = 3  # `serve`: the address is taken or not ours (uvicorn's o
 # Help texts are Rich markup: a literal "[" is written "\\[" (else "[text]" vanishes).
 HostOpt = Annotated[str | None, typer.Option(help="Interface to listen on. \\[env: REELGATE_HOST]")]
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on. \\[env: REELGATE_PORT]")]
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        help="API processes serving the one port (one per core). Above 1 the tracker and "
+        "the dispatcher run once, in the supervising process; it needs REELGATE_REDIS_URL "
+        "and an upstream outside the gateway (no /sandbox).",
+        envvar="REELGATE_WORKERS",
+    ),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -102,16 +111,7 @@ def serve(
             "--no-worker: an API replica, with `reelgate worker` processes beside it.",
         ),
     ] = True,
-    workers: Annotated[
-        int,
-        typer.Option(
-            help="API processes serving the one port (one per core). Above 1 the tracker and "
-            "the dispatcher run once, in the supervising process; it needs REELGATE_REDIS_URL "
-            "and an upstream outside the gateway (no /sandbox).",
-            envvar="REELGATE_WORKERS",
-            show_default=True,
-        ),
-    ] = 1,
+    workers: WorkersOpt = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
@@ -134,10 +134,7 @@ def serve(
     from reelgate.supervisor import refusal, uvicorn_server
 
     settings = _settings(host=host, port=port)
-    refused = refusal(settings, workers)
-    if refused is not None:
-        console.print(f"[red]reelgate serve: {refused}.[/]", soft_wrap=True)
-        raise typer.Exit(2)
+    _refuse(refusal(settings, workers))
     _logging(log_level)
     role = "" if worker else ", API only"
     if workers > 1:
@@ -163,6 +160,13 @@ def serve(
         sock.close()
     if not server.started:
         raise typer.Exit(EXIT_CANNOT_LISTEN)
+
+
+def _refuse(why: str | None) -> None:
+    """Settings that do not allow the asked number of processes: exit 2 before listening."""
+    if why is not None:
+        console.print(f"[red]reelgate serve: {why}.[/]", soft_wrap=True)
+        raise typer.Exit(2)
 
 
 def _supervise(
