@@ -6,6 +6,8 @@ Configurations:
   reelgate-mounted  ``reelgate serve`` as it starts by default: SQLite, the sandbox mounted at
                     /sandbox as its upstream, whose render workers are its children
   reelgate-postgres ``reelgate serve`` in front of a standalone sandbox, on PostgreSQL
+  reelgate-w2       ``reelgate serve --workers 2`` (SQLite, Redis): a supervisor that runs the
+                    tracker and two API processes, its children (not run unless asked)
   direct            the sandbox alone (``reelgate sandbox``)
   litellm           LiteLLM's proxy, for reference
 
@@ -32,7 +34,7 @@ from load import require_wrk
 from options import base_parser
 from output import log, table, write_results
 from placement import Placement
-from procs import Unavailable
+from procs import Unavailable, rss_kib
 from targets import Target, clean_env
 
 MIB = 1024
@@ -59,6 +61,9 @@ def parse_args() -> Any:
         "--configs",
         default="reelgate,reelgate-mounted,reelgate-postgres,direct,litellm",
         help="which configurations",
+    )
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/2", help="Redis of reelgate-w2"
     )
     parser.set_defaults(renders="idle")  # renders left queued must not slow later starts
     return parser.parse_args()
@@ -90,13 +95,15 @@ class PeakRss:
             self.children = max(self.children, len(proc.tree()) - 1)
 
 
-def start_config(lab: Lab, config: str, upstream: Target, i: int) -> Target:
+def start_config(lab: Lab, config: str, upstream: Target, i: int, redis_url: str) -> Target:
     if config == "direct":  # with the default number of render workers, as mounted
         return lab.sandbox(name=f"sandbox-{i}", render_workers=2)
     if config == "litellm":
         return lab.litellm(upstream)
     if config == "reelgate-mounted":
         return lab.gateway(None, name=f"{config}-{i}")
+    if config == "reelgate-w2":
+        return lab.gateway(upstream, name=f"{config}-{i}", workers=2, redis_url=redis_url)
     database = "postgres" if config == "reelgate-postgres" else "sqlite"
     return lab.gateway(upstream, database=database, name=f"{config}-{i}")
 
@@ -107,6 +114,7 @@ def rest(target: Target, settle: float) -> dict[str, float]:
         "rss_mib": target.proc.rss_kib(tree=False) / MIB,
         "tree_mib": target.proc.rss_kib(tree=True) / MIB,
         "children": len(target.proc.tree()) - 1,
+        "largest_mib": max(rss_kib(p) for p in target.proc.tree()) / MIB,  # one process
     }
 
 
@@ -180,7 +188,7 @@ def main() -> None:
                 for i in range(n):
                     if target is not None:
                         target.proc.stop()
-                    target = start_config(lab, config, upstream, i)
+                    target = start_config(lab, config, upstream, i, args.redis_url)
                     starts.append(target.proc.ready_s)
                     rests.append(rest(target, args.settle))
             except Unavailable as exc:
@@ -235,6 +243,14 @@ def main() -> None:
         print(
             f"\n- memory at rest, default configuration (reelgate-mounted): {rest_mib:.0f} MiB "
             f"= {mb:.0f} MB (goal < 150 MB): {verdict}"
+        )
+    workers = results.get("reelgate-w2", {}).get("at_rest")
+    if workers is not None:
+        mb = workers["largest_mib"] * 1.048576
+        print(
+            f"- memory at rest, serve --workers 2: its largest process {mb:.0f} MB, "
+            f"{workers['tree_mib']:.0f} MiB for the supervisor and its {workers['children']} "
+            f"children (goal < 150 MB a process): {'met' if mb < 150 else 'NOT met'}"
         )
     for name, why in skipped.items():
         print(f"\n{name} did not run: {why}")

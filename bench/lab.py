@@ -91,8 +91,11 @@ class Lab(contextlib.ExitStack):
         database: str = "sqlite",
         name: str = "reelgate",
         extra_env: Mapping[str, str] | None = None,
+        workers: int = 1,
+        redis_url: str | None = None,
     ) -> Target:
-        """``reelgate serve`` in front of ``upstream`` (None: with its sandbox mounted).
+        """``reelgate serve`` in front of ``upstream`` (None: with its sandbox mounted);
+        ``workers``: ``serve --workers N``, ``redis_url``: Redis under a prefix of its own.
 
         The tracker's first poll is an hour away, so that only the request path is
         measured (with realistic sandbox timings no task would finish anyway).
@@ -121,10 +124,15 @@ class Lab(contextlib.ExitStack):
         store = str(data / "reelgate.db")
         if database == "postgres":
             env["REELGATE_DATABASE_URL"] = store = self.enter_context(fresh_postgres())
+        if redis_url is not None:
+            env.update(REELGATE_REDIS_URL=redis_url, REELGATE_REDIS_PREFIX=f"bench-{data.name}:")
         env.update(extra_env or {})
         argv = [PYTHON, "-m", "reelgate", "serve", "--port", str(port)]
+        argv += ["--workers", str(workers)] if workers != 1 else []  # a --rev may predate it
         proc = self._proc(name, argv, env, f"http://127.0.0.1:{port}/readyz")
+        proc.with_children = workers > 1  # its API processes are its children
         proc.start()
+        proc.wait_log("Application startup complete", workers)  # /readyz: the first one
         if upstream is None:
             tamer = RenderTamer(proc, self.placement)
             self.callback(tamer.close)
@@ -224,7 +232,8 @@ class Lab(contextlib.ExitStack):
         for proc in self.procs:
             if proc.popen is not None and proc.popen.poll() is None:
                 ours = target is None or proc is target.proc
-                set_affinity(proc.pid, self.placement.target if ours else self.placement.load)
+                for pid in proc.tree() if proc.with_children else [proc.pid]:
+                    set_affinity(pid, self.placement.target if ours else self.placement.load)
 
 
 def export_source(rev: str, into: Path) -> Path:
@@ -253,20 +262,28 @@ def start_targets(
     timings: str = "realistic",
     render_workers: int = 1,
     extra_sandbox_keys: Sequence[str] = (),
+    workers: Sequence[int] = (1,),
+    redis_url: str | None = None,
 ) -> tuple[list[Target], dict[str, str]]:
-    """The sandbox, a gateway per store in front of it, LiteLLM in front of it too; and,
-    for any that could not run, exactly why."""
+    """The sandbox, a gateway per store (and per number of API processes in ``workers``)
+    in front of it, LiteLLM in front of it too; and, for any that could not run, exactly
+    why."""
     skipped: dict[str, str] = {}
     sandbox = lab.sandbox(
         timings=timings, render_workers=render_workers, extra_keys=extra_sandbox_keys
     )
     targets = [sandbox]
     for db in databases:
-        name = "reelgate" if db == "sqlite" else f"reelgate-{db}"
-        try:
-            targets.append(lab.gateway(sandbox, database=db, name=name))
-        except Unavailable as exc:
-            skipped[name] = str(exc)
+        for n in workers:
+            name = "reelgate" if db == "sqlite" else f"reelgate-{db}"
+            name += f"-w{n}" if list(workers) != [1] else ""
+            try:
+                gateway = lab.gateway(
+                    sandbox, database=db, name=name, workers=n, redis_url=redis_url
+                )
+                targets.append(gateway)
+            except Unavailable as exc:
+                skipped[name] = str(exc)
     if litellm:
         try:
             targets.append(lab.litellm(sandbox))

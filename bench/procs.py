@@ -119,6 +119,9 @@ class Proc:
     popen: subprocess.Popen[bytes] | None = None
     ready_s: float = 0.0
     cpus: frozenset[int] | None = None  # where it starts (the bench itself is elsewhere)
+    # its children are part of it (the API processes of serve --workers): placed and
+    # counted (CPU time) with it
+    with_children: bool = False
     _seen: dict[int, int] = field(default_factory=dict)  # pid -> start time
 
     @property
@@ -149,6 +152,14 @@ class Proc:
         self.stop()
         raise Unavailable(f"{self.name} did not get ready in {timeout:.0f} s:\n{self.log_tail()}")
 
+    def wait_log(self, line: str, count: int, timeout: float = 60.0) -> None:
+        """Wait until ``line`` is in its log ``count`` times (each API process says it)."""
+        deadline = time.perf_counter() + timeout
+        while self.log_path.read_text(errors="replace").count(line) < count:
+            if time.perf_counter() > deadline or (self.popen and self.popen.poll() is not None):
+                raise Unavailable(f"{self.name}: {count} x {line!r} not seen:\n{self.log_tail()}")
+            time.sleep(0.05)
+
     def tree(self) -> list[int]:
         pids = [self.pid, *descendants(self.pid)]
         for pid in pids[1:]:
@@ -159,6 +170,8 @@ class Proc:
         return sum(rss_kib(p) for p in (self.tree() if tree else [self.pid]))
 
     def cpu_s(self) -> float:
+        if self.with_children:
+            return sum(cpu_seconds(p) for p in self.tree())
         return cpu_seconds(self.pid)
 
     def log_tail(self, lines: int = 30) -> str:

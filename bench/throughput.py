@@ -1,10 +1,13 @@
-"""Throughput: the highest sustained request rate of one process, concurrency ramped up.
+"""Throughput: the highest sustained request rate of a gateway, concurrency ramped up.
 
 Targets, all in one run, taking turns at every level (the machine drifts):
   direct             the sandbox alone: MiniMax's API answered directly
   reelgate           ``reelgate serve`` (SQLite) in front of that same sandbox
   reelgate-postgres  the same, on a fresh PostgreSQL database
   litellm            LiteLLM's proxy (pass-through endpoint) in front of that same sandbox
+With ``--workers 1,2`` each gateway runs as ``serve --workers N`` for each N, all with
+Redis (reelgate-w1, reelgate-w2, reelgate-postgres-w1...); give them the CPUs to grow on,
+e.g. ``--no-pin`` (everything shares every core).
 
 For query and for create, each target is loaded with wrk at each concurrency level; its
 plateau is the best rate it sustained with at most 1% errors.
@@ -43,6 +46,18 @@ def parse_args() -> Any:
         help="the sandbox's render workers: SCHED_IDLE, normal priority, or stopped",
     )
     parser.add_argument("--render-workers", type=int, default=1, help="sandbox render processes")
+    parser.add_argument(
+        "--workers",
+        type=ints,
+        default=[1],
+        help="API processes of each gateway (`serve --workers N`), e.g. 1,2: a gateway per "
+        "number per store, named reelgate-wN, all with Redis (--redis-url), as N > 1 needs",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/2",
+        help="Redis of the gateways when --workers is not just 1 (each under its own prefix)",
+    )
     parser.add_argument(
         "--store-tasks",
         type=int,
@@ -100,7 +115,12 @@ def main() -> None:
     placement = Placement.from_args(args)
     with Lab(placement, keep_logs=args.keep_logs, rev=args.rev) as lab:
         targets, skipped = start_targets(
-            lab, args.databases.split(","), args.litellm, render_workers=args.render_workers
+            lab,
+            args.databases.split(","),
+            args.litellm,
+            render_workers=args.render_workers,
+            workers=args.workers,
+            redis_url=None if args.workers == [1] else args.redis_url,
         )
         measured, stores = {}, {}
         for op in args.ops.split(","):

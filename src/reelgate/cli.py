@@ -30,6 +30,15 @@ EXIT_CANNOT_LISTEN = 3  # `serve`: the address is taken or not ours (uvicorn's o
 # Help texts are Rich markup: a literal "[" is written "\\[" (else "[text]" vanishes).
 HostOpt = Annotated[str | None, typer.Option(help="Interface to listen on. \\[env: REELGATE_HOST]")]
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on. \\[env: REELGATE_PORT]")]
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        help="API processes serving the one port (one per core). Above 1 the tracker and "
+        "the dispatcher run once, in the supervising process; it needs REELGATE_REDIS_URL "
+        "and an upstream outside the gateway (no /sandbox).",
+        envvar="REELGATE_WORKERS",
+    ),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -102,6 +111,7 @@ def serve(
             "--no-worker: an API replica, with `reelgate worker` processes beside it.",
         ),
     ] = True,
+    workers: WorkersOpt = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
@@ -113,17 +123,22 @@ def serve(
     is one of several API replicas: it migrates nothing and refuses a schema that is not
     current (run `reelgate migrate`).
 
-    It listens before it touches the store, so a busy port changes nothing (exit 3).
-    Exit 2: the store cannot be used.
-    """
-    import uvicorn
+    With --workers N (N > 1) it runs N API processes on the one port, restarted if they
+    die, and the tracker and dispatcher once, in this process; SIGTERM or SIGINT stops them
+    all; exit 1 if one keeps dying (docs/scale.md).
 
+    It listens before it touches the store, so a busy port changes nothing (exit 3).
+    Exit 2: the store cannot be used, or the settings do not allow --workers N.
+    """
     from reelgate.app import create_app, prepare_store
-    from reelgate.http_limits import http_options
+    from reelgate.supervisor import refusal, uvicorn_server
 
     settings = _settings(host=host, port=port)
+    _refuse(refusal(settings, workers))
     _logging(log_level)
     role = "" if worker else ", API only"
+    if workers > 1:
+        role += f", {workers} API processes"
     console.print(
         f"reelgate {__version__} on [bold]{settings.base_url}[/]{role} "
         f"({_where(settings)}, upstream: {settings.upstream_base_url})",
@@ -134,22 +149,64 @@ def serve(
     sock = _listen(settings.host, settings.port)
     try:
         _run_or_refuse(prepare_store(settings, worker=worker), "serve")
-        config = uvicorn.Config(
-            create_app(settings, worker=worker),
-            host=settings.host,
-            port=settings.port,
-            log_level=log_level,
-            access_log=access_log,
-            timeout_graceful_shutdown=10,
-            **http_options(settings),  # head deadline (src/reelgate/http_limits.py)
-        )
-        server = uvicorn.Server(config)
+        if workers > 1:
+            _supervise(settings, sock, workers, worker, log_level, access_log)
+            return
+        app = create_app(settings, worker=worker)
+        server = uvicorn_server(settings, app, log_level=log_level, access_log=access_log)
         with contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[sock])
     finally:
         sock.close()
     if not server.started:
         raise typer.Exit(EXIT_CANNOT_LISTEN)
+
+
+def _refuse(why: str | None) -> None:
+    """Settings that do not allow the asked number of processes: exit 2 before listening."""
+    if why is not None:
+        console.print(f"[red]reelgate serve: {why}.[/]", soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def _supervise(
+    settings: Settings,
+    sock: socket.socket,
+    workers: int,
+    worker: bool,
+    log_level: str,
+    access_log: bool,
+) -> None:
+    """``serve --workers N``: the children on ``sock`` and the tracker here (supervisor.py)."""
+    import asyncio
+
+    from reelgate.store.database import StartupError
+    from reelgate.supervisor import supervise
+
+    def started(gw: Any, pids: list[int]) -> None:
+        tracker = f"tracker and dispatcher here, leases as {gw.tracker.owner}" if worker else ""
+        console.print(
+            f"reelgate serve: API processes {', '.join(map(str, pids))}; {tracker or 'no tracker'}",
+            soft_wrap=True,
+        )
+
+    job = supervise(
+        settings,
+        sock,
+        workers,
+        worker=worker,
+        log_level=log_level,
+        access_log=access_log,
+        started=started,
+    )
+    try:
+        code = asyncio.run(job)
+    except StartupError as exc:
+        console.print(f"[red]reelgate serve: {exc}[/]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print("reelgate serve stopped")
+    if code:
+        raise typer.Exit(code)
 
 
 def _listen(host: str, port: int) -> socket.socket:
