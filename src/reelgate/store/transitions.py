@@ -16,8 +16,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, case, insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.domain import lifecycle
 from reelgate.domain.lifecycle import Event, IllegalTransition, Money, Plan, Step
@@ -25,13 +25,15 @@ from reelgate.domain.tasks import Task, TaskStatus, UpstreamStatus, Usage, Video
 from reelgate.domain.webhooks import callback_body
 from reelgate.store.database import begin
 from reelgate.store.deliveries import enqueue
-from reelgate.store.money import move, reservation
+from reelgate.store.money import move_sync, reservation
 from reelgate.store.tables import task_events, tasks
 from reelgate.store.task_rows import file_values, to_task
+from reelgate.store.transactions import write
 
 _TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
 # what every move into a terminal status clears: nothing is polled or leased any more
 _FINISHED: dict[str, Any] = {"next_poll_at": None, "lease_owner": None, "lease_until": None}
+_ADD_EVENT = insert(task_events)
 
 
 class TaskTransitions:
@@ -236,13 +238,20 @@ class TaskTransitions:
         if event:
             values["event_seq"] = tasks.c.event_seq + 1
         stmt = _compare_and_set(task_id, plan.ordered_sources(), owner, values)
-        async with begin(self._engine) as conn:
-            row = (await conn.execute(stmt)).one_or_none()
+
+        def move_it(conn: Connection) -> Any:
+            row = conn.execute(stmt).one_or_none()
             if row is None:
                 return None
             if event:
-                await _record_event(conn, row, plan, now)
-            await _move_money(conn, row, plan, now, settling=settling)
+                _record_event(conn, row, plan, now)
+            _move_money(conn, row, plan, now, settling=settling)
+            return row
+
+        # the whole move in one hand-off to the database's thread (store/transactions.py)
+        row = await write(self._engine, move_it)
+        if row is None:
+            return None
         if event and self._on_change is not None:
             self._on_change(row.id)
         return to_task(row)
@@ -267,13 +276,11 @@ def _compare_and_set(
     return update(tasks).where(*where).values(**values).returning(*tasks.c)
 
 
-async def _move_money(
-    conn: AsyncConnection, row: Any, plan: Plan, now: datetime, *, settling: bool
-) -> None:
+def _move_money(conn: Connection, row: Any, plan: Plan, now: datetime, *, settling: bool) -> None:
     """The plan's money, then its remainder if any is left. ``row.price`` is what the
     task reserved, unless this move settled it at its charge: the reservation is then
     the ledger's. A free task moves nothing."""
-    reserved = await reservation(conn, row.id) if settling else row.price
+    reserved = reservation(conn, row.id) if settling else row.price
     if not reserved:
         return
     moves = [(plan.money, plan.money.amount(reserved))]
@@ -282,7 +289,7 @@ async def _move_money(
         moves.append((plan.remainder, rest))
     for money, amount in moves:
         if money is not Money.NONE:
-            await move(
+            move_sync(
                 conn,
                 account_id=row.account_id,
                 task_id=row.id,
@@ -292,19 +299,20 @@ async def _move_money(
             )
 
 
-async def _record_event(conn: AsyncConnection, row: Any, plan: Plan, now: datetime) -> None:
+def _record_event(conn: Connection, row: Any, plan: Plan, now: datetime) -> None:
     """The task's numbered event, and (the outbox) its callback, which commits with it."""
-    await conn.execute(
-        insert(task_events).values(
-            task_id=row.id,
-            seq=row.event_seq,
-            status=row.status,
-            upstream_status=row.upstream_status,
-            created_at=now,
-        )
+    conn.execute(
+        _ADD_EVENT,
+        {
+            "task_id": row.id,
+            "seq": row.event_seq,
+            "status": row.status,
+            "upstream_status": row.upstream_status,
+            "created_at": now,
+        },
     )
     if plan.callback and row.callback_url:
-        await enqueue(
+        enqueue(
             conn,
             task_id=row.id,
             account_id=row.account_id,
