@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, update
+from sqlalchemy import ClauseElement, Connection, bindparam, case, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.domain import lifecycle
@@ -34,6 +35,7 @@ _TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
 # what every move into a terminal status clears: nothing is polled or leased any more
 _FINISHED: dict[str, Any] = {"next_poll_at": None, "lease_owner": None, "lease_until": None}
 _ADD_EVENT = insert(task_events)
+SEQ_NEXT = tasks.c.event_seq + 1  # one object, so that statements that use it are reused
 
 
 class TaskTransitions:
@@ -236,11 +238,11 @@ class TaskTransitions:
         event = plan.event is Event.ALWAYS or (plan.event is Event.ON_CHANGE and changed)
         values.update(status=plan.target.value, updated_at=now)
         if event:
-            values["event_seq"] = tasks.c.event_seq + 1
-        stmt = _compare_and_set(task_id, plan.ordered_sources(), owner, values)
+            values["event_seq"] = SEQ_NEXT
+        stmt, params = _compare_and_set(task_id, plan.ordered_sources(), owner, values)
 
         def move_it(conn: Connection) -> Any:
-            row = conn.execute(stmt).one_or_none()
+            row = conn.execute(stmt, params).one_or_none()
             if row is None:
                 return None
             if event:
@@ -258,21 +260,43 @@ class TaskTransitions:
 
     async def _touch(self, task_id: int, *, owner: str | None = None, **values: Any) -> None:
         """Change a tracked task's schedule or lease, not its status: no event, no money."""
-        stmt = _compare_and_set(task_id, _TRACKED, owner, values)
+        stmt, params = _compare_and_set(task_id, _TRACKED, owner, values)
         async with begin(self._engine) as conn:
-            await conn.execute(stmt)
+            await conn.execute(stmt, params)
 
 
 def _compare_and_set(
     task_id: int, statuses: list[str], owner: str | None, values: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """The statement and its parameters. A statement of a shape seen before is reused:
+    building one (``RETURNING`` every column) and hashing it for the compiled cache
+    cost about as much as running it (issue 19)."""
+    plain = {k: v for k, v in values.items() if not isinstance(v, ClauseElement)}
+    exprs = tuple((k, v) for k, v in values.items() if k not in plain)
+    params = {f"v_{k}": v for k, v in plain.items()}
+    params["c_id"], params["c_owner"] = task_id, owner
+    if all(v is SEQ_NEXT for _, v in exprs):
+        stmt = _shaped(tuple(statuses), owner is not None, tuple(plain), exprs)
+        return stmt, params
+    return _build(statuses, owner is not None, plain, dict(exprs)), params
+
+
+@lru_cache(maxsize=256)
+def _shaped(
+    statuses: tuple[str, ...], owned: bool, keys: tuple[str, ...], exprs: tuple[Any, ...]
 ) -> Any:
+    return _build(list(statuses), owned, dict.fromkeys(keys), dict(exprs))
+
+
+def _build(statuses: list[str], owned: bool, plain: dict[str, Any], exprs: dict[str, Any]) -> Any:
     # `=` for one status: an IN list is re-rendered at every execution
     status_ok = (
         tasks.c.status == statuses[0] if len(statuses) == 1 else tasks.c.status.in_(statuses)
     )
-    where = [tasks.c.id == task_id, status_ok]
-    if owner is not None:
-        where.append(tasks.c.lease_owner == owner)
+    where = [tasks.c.id == bindparam("c_id"), status_ok]
+    if owned:
+        where.append(tasks.c.lease_owner == bindparam("c_owner"))
+    values = {k: bindparam(f"v_{k}", type_=tasks.c[k].type) for k in plain} | exprs
     return update(tasks).where(*where).values(**values).returning(*tasks.c)
 
 
