@@ -60,7 +60,7 @@ class Bearer:
         return await self.auth.api_key(self.token)
 
 
-def bearer(request: Request) -> Bearer:
+async def bearer(request: Request) -> Bearer:
     return Bearer(bearer_token(request), gateway(request).auth)
 
 
@@ -72,41 +72,43 @@ async def operator(request: Request) -> None:
 
 
 # -- the services ----------------------------------------------------------------------
+# ``async def``, though none awaits: FastAPI runs a plain ``def`` dependency in its
+# thread pool, a thread hand-off per request for a lookup of an attribute (issue 19).
 
 
-def task_service(request: Request) -> TaskService:
+async def task_service(request: Request) -> TaskService:
     return gateway(request).task_service
 
 
-def file_service(request: Request) -> FileService:
+async def file_service(request: Request) -> FileService:
     return gateway(request).file_service
 
 
-def account_service(request: Request) -> AccountService:
+async def account_service(request: Request) -> AccountService:
     return gateway(request).account_service
 
 
-def channel_service(request: Request) -> ChannelService:
+async def channel_service(request: Request) -> ChannelService:
     return gateway(request).channels
 
 
-def delivery_service(request: Request) -> DeliveryService:
+async def delivery_service(request: Request) -> DeliveryService:
     return gateway(request).delivery_service
 
 
-def task_streams(request: Request) -> TaskStreams:
+async def task_streams(request: Request) -> TaskStreams:
     return gateway(request).task_streams
 
 
-def metrics_page(request: Request) -> MetricsPage:
+async def metrics_page(request: Request) -> MetricsPage:
     return gateway(request).metrics_page
 
 
-def upstream_callbacks(request: Request) -> UpstreamCallbacks:
+async def upstream_callbacks(request: Request) -> UpstreamCallbacks:
     return gateway(request).upstream_callbacks
 
 
-def tracker(request: Request) -> Tracker:
+async def tracker(request: Request) -> Tracker:
     return gateway(request).tracker
 
 
@@ -115,7 +117,7 @@ def _price_table(path: Path | None) -> PriceTable:
     return PriceTable.load(path)
 
 
-def price_table(request: Request) -> PriceTable:
+async def price_table(request: Request) -> PriceTable:
     """The price table of the gateway's settings, read once per file."""
     return _price_table(gateway(request).settings.prices_file)
 
@@ -131,7 +133,7 @@ class Probes(Protocol):
     async def redis_reachable(self) -> bool | None: ...
 
 
-def probes(request: Request) -> Probes:
+async def probes(request: Request) -> Probes:
     return gateway(request)
 
 

@@ -73,7 +73,7 @@ async def serve_video(
     object-store URL when the storage is configured to; an authenticated caller
     (``retrieve_content``) always gets the bytes.
     """
-    files = files or file_service(request)
+    files = files or await file_service(request)
     head = request.method == "HEAD"
     source = await files.source(task, link_expires=None if head else link_expires)
     filename = f"{task.platform_id}.mp4"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,17 +51,23 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             url, echo=echo, connect_args={"timeout": 30}, pool_size=20, max_overflow=0
         )
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it safe
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas())
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def sqlite_pragmas(busy_ms: int = 30000) -> Callable[[Any, Any], None]:
+    """The ``connect`` hook of every SQLite connection: WAL, a busy timeout, foreign keys."""
+
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it safe
+        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return _pragmas
 
 
 _write_locks: weakref.WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
@@ -80,10 +86,10 @@ def begin(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
     """
     if engine.dialect.name != "sqlite":
         return engine.begin()
-    return _serialised(engine, _write_lock(engine))
+    return _serialised(engine, write_lock(engine))
 
 
-def _write_lock(engine: AsyncEngine) -> asyncio.Lock:
+def write_lock(engine: AsyncEngine) -> asyncio.Lock:
     # asyncio.Lock belongs to one event loop; tests open engines on several
     loop = asyncio.get_running_loop()
     held = _write_locks.get(engine.sync_engine)

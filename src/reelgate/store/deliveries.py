@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 from ulid import ULID
 
@@ -36,8 +36,16 @@ def _delivery(row: Any) -> Delivery:
     )
 
 
-async def enqueue(
-    conn: AsyncConnection,
+_GONE_BEFORE = (
+    select(deliveries.c.id)
+    .where(deliveries.c.task_id == bindparam("d_task"), deliveries.c.state == GONE)
+    .limit(1)
+)
+_ENQUEUE = insert(deliveries)
+
+
+def enqueue(
+    conn: Connection,
     *,
     task_id: int,
     account_id: int,
@@ -48,26 +56,21 @@ async def enqueue(
 ) -> None:
     """Queue a callback in the transaction of the state change it reports. Once the
     receiver answered 410 for this task, later changes are not sent there any more."""
-    gone = (
-        await conn.execute(
-            select(deliveries.c.id)
-            .where(deliveries.c.task_id == task_id, deliveries.c.state == GONE)
-            .limit(1)
-        )
-    ).first()
-    await conn.execute(
-        insert(deliveries).values(
-            msg_id=f"msg_{ULID()}",
-            task_id=task_id,
-            account_id=account_id,
-            seq=seq,
-            url=url,
-            body=body,
-            state=GONE if gone else PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    gone = conn.execute(_GONE_BEFORE, {"d_task": task_id}).first()
+    conn.execute(
+        _ENQUEUE,
+        {
+            "msg_id": f"msg_{ULID()}",
+            "task_id": task_id,
+            "account_id": account_id,
+            "seq": seq,
+            "url": url,
+            "body": body,
+            "state": GONE if gone else PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )
 
 

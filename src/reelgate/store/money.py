@@ -7,12 +7,25 @@ state change and its money movement commit together or not at all.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.domain.lifecycle import Money
 from reelgate.store.tables import accounts, ledger
+
+# built once: a statement built per call is hashed for the compiled cache at every call
+_ADD = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("m_account"))
+    .values(balance=accounts.c.balance + bindparam("m_amount"))
+    .returning(accounts.c.balance)
+)
+ADD_ENTRY = insert(ledger)
+_RESERVED = select(ledger.c.amount).where(
+    ledger.c.task_id == bindparam("m_task"), ledger.c.kind == Money.RESERVE.value
+)
 
 
 async def move(
@@ -26,36 +39,48 @@ async def move(
     note: str | None = None,
 ) -> int:
     """Add ``amount`` (signed, minor units) to the balance and record it; return the balance."""
-    balance = (
-        await conn.execute(
-            update(accounts)
-            .where(accounts.c.id == account_id)
-            .values(balance=accounts.c.balance + amount)
-            .returning(accounts.c.balance)
-        )
-    ).scalar_one()
-    await conn.execute(
-        insert(ledger).values(
+    return await conn.run_sync(
+        partial(
+            move_sync,
             account_id=account_id,
-            task_id=task_id,
             kind=kind,
             amount=amount,
-            balance_after=balance,
+            now=now,
+            task_id=task_id,
             note=note,
-            created_at=now,
         )
+    )
+
+
+def move_sync(
+    conn: Connection,
+    *,
+    account_id: int,
+    kind: str,
+    amount: int,
+    now: datetime,
+    task_id: int | None = None,
+    note: str | None = None,
+) -> int:
+    """``move`` inside a synchronous transaction (``store/transactions.py``)."""
+    balance = conn.execute(_ADD, {"m_account": account_id, "m_amount": amount}).scalar_one()
+    conn.execute(
+        ADD_ENTRY,
+        {
+            "account_id": account_id,
+            "task_id": task_id,
+            "kind": kind,
+            "amount": amount,
+            "balance_after": balance,
+            "note": note,
+            "created_at": now,
+        },
     )
     return int(balance)
 
 
-async def reservation(conn: AsyncConnection, task_id: int) -> int:
+def reservation(conn: Connection, task_id: int) -> int:
     """What the task reserved at create, as its ``reserve`` entry says (0: none, a free
     task): the one amount a settlement gives back from."""
-    amount = (
-        await conn.execute(
-            select(ledger.c.amount).where(
-                ledger.c.task_id == task_id, ledger.c.kind == Money.RESERVE.value
-            )
-        )
-    ).scalar_one_or_none()
+    amount = conn.execute(_RESERVED, {"m_task": task_id}).scalar_one_or_none()
     return -int(amount) if amount is not None else 0

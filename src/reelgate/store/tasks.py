@@ -8,17 +8,19 @@ carrying out the table of ``domain/lifecycle.py``; the row mapping is in
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
 
 from reelgate.domain import lifecycle
 from reelgate.domain.ids import PLATFORM_PREFIX
 from reelgate.domain.tasks import TERMINAL, UNFINISHED, Task, TaskEvent, TaskStatus
 from reelgate.errors import Forbidden, InsufficientBalance, RateLimited
 from reelgate.store.database import begin
-from reelgate.store.tables import accounts, ledger, task_events, tasks
+from reelgate.store.money import ADD_ENTRY
+from reelgate.store.tables import accounts, task_events, tasks
 from reelgate.store.task_rows import NewTask, TaskFilter, new_row, to_event, to_task
+from reelgate.store.transactions import read, write
 from reelgate.store.transitions import TaskTransitions
 
 __all__ = ["NewTask", "TaskFilter", "TaskStore", "to_task"]
@@ -28,6 +30,33 @@ _TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
 _TERMINAL = [s.value for s in TaskStatus if s in TERMINAL]
 # a record its account deleted is gone from every view of the account
 _LIVE = tasks.c.deleted_at.is_(None)
+
+# The create's and the lookup's statements, built once: one built per call costs its
+# construction and the hashing of its cache key at every call.
+_INSERT = insert(tasks).returning(*tasks.c)
+_BY_PLATFORM_ID, _BY_UPSTREAM_ID = (
+    select(tasks)
+    .where(tasks.c.account_id == bindparam("t_account"), column == bindparam("t_id"), _LIVE)
+    .limit(1)
+    for column in (tasks.c.platform_id, tasks.c.upstream_task_id)
+)
+_RESERVE = (
+    update(accounts)
+    .where(
+        accounts.c.id == bindparam("r_account"),
+        accounts.c.status == "active",
+        accounts.c.balance >= bindparam("r_price"),
+    )
+    .values(balance=accounts.c.balance - bindparam("r_price"))
+    .returning(accounts.c.balance)
+)
+_ACCOUNT_STATUS = select(accounts.c.status).where(accounts.c.id == bindparam("r_account"))
+_KEY_IN_FLIGHT, _ACCOUNT_IN_FLIGHT = (
+    select(func.count())
+    .select_from(tasks)
+    .where(column == bindparam("f_owner"), tasks.c.status.in_(_UNFINISHED))
+    for column in (tasks.c.api_key_id, tasks.c.account_id)
+)
 
 
 def _filtered(account_id: int, filters: TaskFilter) -> list[ColumnElement[bool]]:
@@ -63,26 +92,29 @@ class TaskStore(TaskTransitions):
     async def insert(self, new: NewTask, now: datetime) -> Task:
         """Reserve the price and store the task, or refuse (1008, 1002) having stored nothing."""
         created = lifecycle.creation()
-        async with begin(self._engine) as conn:
-            balance = await _reserve(conn, new)
-            await _check_in_flight(conn, new)
-            row = (
-                await conn.execute(
-                    insert(tasks).values(new_row(new, created.target, now)).returning(*tasks.c)
+        money = created.money
+        charged = bool(new.price) and money is not lifecycle.Money.NONE
+
+        def store(conn: Connection) -> Any:
+            balance = _reserve(conn, new)
+            _check_in_flight(conn, new)
+            row = conn.execute(_INSERT, new_row(new, created.target, now)).one()
+            if charged:
+                conn.execute(
+                    ADD_ENTRY,
+                    {
+                        "account_id": new.account_id,
+                        "task_id": row.id,
+                        "kind": money.value,
+                        "amount": money.amount(new.price),
+                        "balance_after": balance,
+                        "created_at": now,
+                    },
                 )
-            ).one()
-            if new.price and created.money is not lifecycle.Money.NONE:
-                await conn.execute(
-                    insert(ledger).values(
-                        account_id=new.account_id,
-                        task_id=row.id,
-                        kind=created.money.value,
-                        amount=created.money.amount(new.price),
-                        balance_after=balance,
-                        created_at=now,
-                    )
-                )
-        return to_task(row)
+            return row
+
+        # one hand-off to the database's thread for the whole transaction
+        return to_task(await write(self._engine, store))
 
     # -- look up --------------------------------------------------------------------
 
@@ -93,14 +125,17 @@ class TaskStore(TaskTransitions):
         makes SQLite walk all the account's tasks; the other column is the fallback, so an
         upstream id that happens to look like ours is still found.
         """
-        first, second = tasks.c.platform_id, tasks.c.upstream_task_id
+        first, second = _BY_PLATFORM_ID, _BY_UPSTREAM_ID
         if not any_id.startswith(PLATFORM_PREFIX):
             first, second = second, first
-        for column in (first, second):
-            task = await self._one(and_(_mine(account_id), column == any_id))
-            if task is not None:
-                return task
-        return None
+        params = {"t_account": account_id, "t_id": any_id}
+
+        def look_up(conn: Connection) -> Any:
+            return conn.execute(first, params).first() or conn.execute(second, params).first()
+
+        # a point lookup on an index: in the event loop's thread on SQLite
+        row = await read(self._engine, look_up)
+        return to_task(row) if row is not None else None
 
     async def get_by_id(self, task_id: int) -> Task | None:
         return await self._one(tasks.c.id == task_id)
@@ -293,30 +328,18 @@ class TaskStore(TaskTransitions):
         return [to_task(r) for r in rows]
 
 
-async def _reserve(conn: AsyncConnection, new: NewTask) -> int:
+def _reserve(conn: Connection, new: NewTask) -> int:
     """Take the price from an active account's balance; the balance after it.
 
     Writing the account row first locks it: this account's creates queue here, which
     makes the balance and in-flight checks exact. Only a balance that covers the price
     is lowered, so it never goes below zero.
     """
-    balance = (
-        await conn.execute(
-            update(accounts)
-            .where(
-                accounts.c.id == new.account_id,
-                accounts.c.status == "active",
-                accounts.c.balance >= new.price,
-            )
-            .values(balance=accounts.c.balance - new.price)
-            .returning(accounts.c.balance)
-        )
-    ).scalar_one_or_none()
+    params = {"r_account": new.account_id, "r_price": new.price}
+    balance = conn.execute(_RESERVE, params).scalar_one_or_none()
     if balance is not None:
         return int(balance)
-    status = (
-        await conn.execute(select(accounts.c.status).where(accounts.c.id == new.account_id))
-    ).scalar_one_or_none()
+    status = conn.execute(_ACCOUNT_STATUS, params).scalar_one_or_none()
     if status != "active":
         raise Forbidden(f"the account is {status or 'gone'}")
     raise InsufficientBalance(
@@ -325,26 +348,25 @@ async def _reserve(conn: AsyncConnection, new: NewTask) -> int:
     )
 
 
-async def _in_flight(conn: AsyncConnection, where: ColumnElement[bool]) -> int:
-    query = select(func.count()).select_from(tasks).where(where, tasks.c.status.in_(_UNFINISHED))
-    return int((await conn.execute(query)).scalar_one())
+def _in_flight(conn: Connection, query: Any, owner: int) -> int:
+    return int(conn.execute(query, {"f_owner": owner}).scalar_one())
 
 
-async def _check_in_flight(conn: AsyncConnection, new: NewTask) -> None:
+def _check_in_flight(conn: Connection, new: NewTask) -> None:
     """Refuse (1002) a task over the key's or the account's ``max_in_flight``; counted
     under the account row's lock that ``_reserve`` took."""
     key_id, key_limit = new.api_key_id, new.max_in_flight
     if (
         key_limit is not None
         and key_id is not None
-        and await _in_flight(conn, tasks.c.api_key_id == key_id) >= key_limit
+        and _in_flight(conn, _KEY_IN_FLIGHT, key_id) >= key_limit
     ):
         raise RateLimited(
             f"rate limit exceeded: this key allows {key_limit} tasks in "
             "flight (max_in_flight); wait for one to finish"
         )
     if new.account_max_in_flight is not None:
-        in_flight = await _in_flight(conn, tasks.c.account_id == new.account_id)
+        in_flight = _in_flight(conn, _ACCOUNT_IN_FLIGHT, new.account_id)
         if in_flight >= new.account_max_in_flight:
             raise RateLimited(
                 f"rate limit exceeded: this account allows {new.account_max_in_flight} "

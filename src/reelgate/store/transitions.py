@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, insert, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import ClauseElement, Connection, bindparam, case, insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.domain import lifecycle
 from reelgate.domain.lifecycle import Event, IllegalTransition, Money, Plan, Step
@@ -25,13 +26,16 @@ from reelgate.domain.tasks import Task, TaskStatus, UpstreamStatus, Usage, Video
 from reelgate.domain.webhooks import callback_body
 from reelgate.store.database import begin
 from reelgate.store.deliveries import enqueue
-from reelgate.store.money import move, reservation
+from reelgate.store.money import move_sync, reservation
 from reelgate.store.tables import task_events, tasks
 from reelgate.store.task_rows import file_values, to_task
+from reelgate.store.transactions import write
 
 _TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
 # what every move into a terminal status clears: nothing is polled or leased any more
 _FINISHED: dict[str, Any] = {"next_poll_at": None, "lease_owner": None, "lease_until": None}
+_ADD_EVENT = insert(task_events)
+SEQ_NEXT = tasks.c.event_seq + 1  # one object, so that statements that use it are reused
 
 
 class TaskTransitions:
@@ -234,46 +238,73 @@ class TaskTransitions:
         event = plan.event is Event.ALWAYS or (plan.event is Event.ON_CHANGE and changed)
         values.update(status=plan.target.value, updated_at=now)
         if event:
-            values["event_seq"] = tasks.c.event_seq + 1
-        stmt = _compare_and_set(task_id, plan.ordered_sources(), owner, values)
-        async with begin(self._engine) as conn:
-            row = (await conn.execute(stmt)).one_or_none()
+            values["event_seq"] = SEQ_NEXT
+        stmt, params = _compare_and_set(task_id, plan.ordered_sources(), owner, values)
+
+        def move_it(conn: Connection) -> Any:
+            row = conn.execute(stmt, params).one_or_none()
             if row is None:
                 return None
             if event:
-                await _record_event(conn, row, plan, now)
-            await _move_money(conn, row, plan, now, settling=settling)
+                _record_event(conn, row, plan, now)
+            _move_money(conn, row, plan, now, settling=settling)
+            return row
+
+        # the whole move in one hand-off to the database's thread (store/transactions.py)
+        row = await write(self._engine, move_it)
+        if row is None:
+            return None
         if event and self._on_change is not None:
             self._on_change(row.id)
         return to_task(row)
 
     async def _touch(self, task_id: int, *, owner: str | None = None, **values: Any) -> None:
         """Change a tracked task's schedule or lease, not its status: no event, no money."""
-        stmt = _compare_and_set(task_id, _TRACKED, owner, values)
+        stmt, params = _compare_and_set(task_id, _TRACKED, owner, values)
         async with begin(self._engine) as conn:
-            await conn.execute(stmt)
+            await conn.execute(stmt, params)
 
 
 def _compare_and_set(
     task_id: int, statuses: list[str], owner: str | None, values: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """The statement and its parameters. A statement of a shape seen before is reused:
+    building one (``RETURNING`` every column) and hashing it for the compiled cache
+    cost about as much as running it (issue 19)."""
+    plain = {k: v for k, v in values.items() if not isinstance(v, ClauseElement)}
+    exprs = tuple((k, v) for k, v in values.items() if k not in plain)
+    params = {f"v_{k}": v for k, v in plain.items()}
+    params["c_id"], params["c_owner"] = task_id, owner
+    if all(v is SEQ_NEXT for _, v in exprs):
+        stmt = _shaped(tuple(statuses), owner is not None, tuple(plain), exprs)
+        return stmt, params
+    return _build(statuses, owner is not None, plain, dict(exprs)), params
+
+
+@lru_cache(maxsize=256)
+def _shaped(
+    statuses: tuple[str, ...], owned: bool, keys: tuple[str, ...], exprs: tuple[Any, ...]
 ) -> Any:
+    return _build(list(statuses), owned, dict.fromkeys(keys), dict(exprs))
+
+
+def _build(statuses: list[str], owned: bool, plain: dict[str, Any], exprs: dict[str, Any]) -> Any:
     # `=` for one status: an IN list is re-rendered at every execution
     status_ok = (
         tasks.c.status == statuses[0] if len(statuses) == 1 else tasks.c.status.in_(statuses)
     )
-    where = [tasks.c.id == task_id, status_ok]
-    if owner is not None:
-        where.append(tasks.c.lease_owner == owner)
+    where = [tasks.c.id == bindparam("c_id"), status_ok]
+    if owned:
+        where.append(tasks.c.lease_owner == bindparam("c_owner"))
+    values = {k: bindparam(f"v_{k}", type_=tasks.c[k].type) for k in plain} | exprs
     return update(tasks).where(*where).values(**values).returning(*tasks.c)
 
 
-async def _move_money(
-    conn: AsyncConnection, row: Any, plan: Plan, now: datetime, *, settling: bool
-) -> None:
+def _move_money(conn: Connection, row: Any, plan: Plan, now: datetime, *, settling: bool) -> None:
     """The plan's money, then its remainder if any is left. ``row.price`` is what the
     task reserved, unless this move settled it at its charge: the reservation is then
     the ledger's. A free task moves nothing."""
-    reserved = await reservation(conn, row.id) if settling else row.price
+    reserved = reservation(conn, row.id) if settling else row.price
     if not reserved:
         return
     moves = [(plan.money, plan.money.amount(reserved))]
@@ -282,7 +313,7 @@ async def _move_money(
         moves.append((plan.remainder, rest))
     for money, amount in moves:
         if money is not Money.NONE:
-            await move(
+            move_sync(
                 conn,
                 account_id=row.account_id,
                 task_id=row.id,
@@ -292,19 +323,20 @@ async def _move_money(
             )
 
 
-async def _record_event(conn: AsyncConnection, row: Any, plan: Plan, now: datetime) -> None:
+def _record_event(conn: Connection, row: Any, plan: Plan, now: datetime) -> None:
     """The task's numbered event, and (the outbox) its callback, which commits with it."""
-    await conn.execute(
-        insert(task_events).values(
-            task_id=row.id,
-            seq=row.event_seq,
-            status=row.status,
-            upstream_status=row.upstream_status,
-            created_at=now,
-        )
+    conn.execute(
+        _ADD_EVENT,
+        {
+            "task_id": row.id,
+            "seq": row.event_seq,
+            "status": row.status,
+            "upstream_status": row.upstream_status,
+            "created_at": now,
+        },
     )
     if plan.callback and row.callback_url:
-        await enqueue(
+        enqueue(
             conn,
             task_id=row.id,
             account_id=row.account_id,

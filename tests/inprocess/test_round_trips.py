@@ -1,0 +1,73 @@
+"""How many database round trips a create and a lookup cost (issue 19): each statement
+is a hand-off to the driver (aiosqlite's thread, or a PostgreSQL round trip), the
+largest cost of a create after the upstream call. Counted with SQLAlchemy's
+``before_cursor_execute``, on the pass's database."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import Engine, event
+
+from tests.inprocess.harness import InProcess
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+BODY = {"model": "T2V-01", "prompt": "a lighthouse at dusk"}
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def minimax(gateway: InProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with gateway.client(path="/minimaxi") as c:
+        yield c
+
+
+@contextmanager
+def statements(gateway: InProcess) -> Iterator[list[tuple[str, int, bool]]]:
+    """Each statement's verb, the thread that ran it and whether it went through the
+    async engine (whose driver hands it to a thread of its own)."""
+    seen: list[tuple[str, int, bool]] = []
+    through_async = gateway.gw.engine.sync_engine
+
+    def count(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        verb = statement.split(None, 1)[0].upper()
+        seen.append((verb, threading.get_ident(), conn.engine is through_async))
+
+    # every engine: the gateway's, and on SQLite the synchronous ones beside it
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+
+
+async def test_a_create_and_a_lookup(gateway: InProcess, minimax: httpx.AsyncClient) -> None:
+    # warm: the key and the channel list are cached after the first request
+    await minimax.post("/v1/video_generation", json=BODY)
+    with statements(gateway) as writes:
+        created = (await minimax.post("/v1/video_generation", json=BODY)).json()
+    assert created["base_resp"]["status_code"] == 0, created
+    # reserve + insert + ledger entry; the move to queued + its event
+    assert [verb for verb, *_ in writes] == ["UPDATE", "INSERT", "INSERT", "UPDATE", "INSERT"]
+
+    # the upstream's id: the cache holds the task under the id it was asked by
+    with statements(gateway) as reads:
+        resp = await minimax.get(
+            "/v1/query/video_generation", params={"task_id": created["task_id"]}
+        )
+    assert resp.json()["task_id"] == created["task_id"], resp.text
+    assert [verb for verb, *_ in reads] == ["SELECT"]
+
+    if gateway.gw.engine.dialect.name == "sqlite":
+        # writes in one thread beside the loop, each transaction one hand-off; an
+        # indexed lookup in the loop's own thread, no hand-off at all
+        loop_thread = threading.get_ident()
+        assert len({thread for _, thread, _ in writes} - {loop_thread}) == 1
+        assert not any(through_async for *_, through_async in writes + reads)
+        assert {thread for _, thread, _ in reads} == {loop_thread}
