@@ -7,14 +7,16 @@ import errno
 import logging
 import socket
 from collections.abc import Coroutine
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from reelgate import __version__, admin_cli, generate_cli, recover_cli
 from reelgate.recover_cli import sqlite_file
-from reelgate.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: an operator's command need not load pydantic-settings
+    from reelgate.settings import Settings
 
 app = typer.Typer(
     name="reelgate",
@@ -44,6 +46,8 @@ WorkersOpt = Annotated[
 def _settings(**overrides: Any) -> Settings:
     """The settings, or a clear message and exit code 2 for a value that is not allowed."""
     from pydantic import ValidationError
+
+    from reelgate.settings import Settings
 
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -15,15 +15,17 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from reelgate.errors import NotFound
-from reelgate.settings import Settings
-from reelgate.store.accounts import AccountStore
+
+if TYPE_CHECKING:  # imported where used: `reelgate --help` need not load SQLAlchemy
+    from reelgate.settings import Settings
+    from reelgate.store.accounts import AccountStore
 
 T = TypeVar("T")
 
@@ -54,6 +56,7 @@ def sqlite_file(url: str) -> Path | None:
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[AccountStore]:
     from reelgate.store import database
+    from reelgate.store.accounts import AccountStore
 
     file = sqlite_file(settings.database)
     if file is not None and not file.exists():
@@ -102,6 +105,7 @@ def admin_token() -> None:
     instead (or as well).
     """
     from reelgate.services.recovery import replace_admin_token
+    from reelgate.settings import Settings
 
     settings = Settings()
     token = _run(settings, replace_admin_token)
@@ -130,6 +134,7 @@ def api_key(
     `reelgate recover admin-token` issues one).
     """
     from reelgate.services.recovery import find_account, issue_api_key
+    from reelgate.settings import Settings
 
     settings = Settings()
 
