@@ -56,7 +56,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         event.listen(engine.sync_engine, "connect", sqlite_pragmas())
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    # LIFO: the connections in use stay in use (no ping); the others idle, pinged when
+    # a burst needs them again
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_use_lifo=True)
     ping_when_idle(engine, IDLE_PING_S)
     return engine
 

@@ -96,6 +96,33 @@ def to_event(row: Any) -> TaskEvent:
     )
 
 
+NEW_ROW_COLUMNS = (
+    "platform_id",
+    "account_id",
+    "api_key_id",
+    "model",
+    "mode",
+    "status",
+    "channel",
+    "upstream_callback",
+    "request",
+    "duration",
+    "resolution",
+    "price",
+    "callback_url",
+    "ratio",
+    "created_at",
+    "updated_at",
+    "deadline_at",
+    "poll_attempts",
+    "missing_polls",
+    "event_seq",
+    "file_copy_pending",
+    "copy_attempts",
+)
+"""The columns ``new_row`` fills, in its order (``store/create_pg.py`` inserts them)."""
+
+
 def new_row(new: NewTask, status: TaskStatus, now: datetime) -> dict[str, Any]:
     """The row of a task just created, in ``status`` (the lifecycle's first)."""
     return {

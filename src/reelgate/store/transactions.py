@@ -45,9 +45,16 @@ class _SyncSide:
 _sides: weakref.WeakKeyDictionary[Engine, _SyncSide | None] = weakref.WeakKeyDictionary()
 
 
-async def write(engine: AsyncEngine, fn: Callable[[Connection], T]) -> T:
-    """Run ``fn`` in one write transaction; what it returns, or what it raised."""
+async def write(engine: AsyncEngine, fn: Callable[[Connection], T], *, atomic: bool = False) -> T:
+    """Run ``fn`` in one write transaction; what it returns, or what it raised.
+
+    ``atomic``: ``fn`` writes with one statement (atomic on its own), so on PostgreSQL
+    it runs in autocommit: no ``BEGIN`` and ``COMMIT`` round trips around it."""
     side = _side(engine)
+    if side is None and atomic and engine.dialect.name == "postgresql":
+        async with engine.connect() as aconn:
+            await aconn.execution_options(isolation_level="AUTOCOMMIT")
+            return await aconn.run_sync(fn)
     if side is None:
         async with begin(engine) as conn:
             return await conn.run_sync(fn)
