@@ -16,6 +16,7 @@ import pytest_asyncio
 from sqlalchemy import Engine, event
 
 from tests.inprocess.harness import InProcess
+from tests.support import on_postgres
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -47,22 +48,57 @@ def statements(gateway: InProcess) -> Iterator[list[tuple[str, int, bool]]]:
         event.remove(Engine, "before_cursor_execute", count)
 
 
+@contextmanager
+def simple_queries(gateway: InProcess) -> Iterator[list[str]]:
+    """On PostgreSQL, the round trips asyncpg makes outside prepared statements
+    (``BEGIN``, ``COMMIT``, ``ROLLBACK``) on the connections checked out meanwhile."""
+    seen: list[str] = []
+    pool = gateway.gw.engine.sync_engine.pool
+
+    def log(record: Any) -> None:
+        seen.append(record.query.split(None, 1)[0].rstrip(";").upper())
+
+    def attach(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_conn.driver_connection.add_query_logger(log)
+
+    def detach(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.driver_connection.remove_query_logger(log)
+
+    if not on_postgres():
+        yield seen
+        return
+    event.listen(pool, "checkout", attach)
+    event.listen(pool, "checkin", detach)
+    try:
+        yield seen
+    finally:
+        event.remove(pool, "checkout", attach)
+        event.remove(pool, "checkin", detach)
+
+
 async def test_a_create_and_a_lookup(gateway: InProcess, minimax: httpx.AsyncClient) -> None:
     # warm: the key and the channel list are cached after the first request
     await minimax.post("/v1/video_generation", json=BODY)
-    with statements(gateway) as writes:
+    with statements(gateway) as writes, simple_queries(gateway) as sent:
         created = (await minimax.post("/v1/video_generation", json=BODY)).json()
     assert created["base_resp"]["status_code"] == 0, created
-    # reserve + insert + ledger entry; the move to queued + its event
-    assert [verb for verb, *_ in writes] == ["UPDATE", "INSERT", "INSERT", "UPDATE", "INSERT"]
+    if on_postgres():
+        # reserve + insert + ledger entry as one statement (CTEs, store/create_pg.py)
+        # in autocommit, then the move to queued + its event
+        assert [verb for verb, *_ in writes] == ["WITH", "UPDATE", "INSERT"]
+        assert sent == ["BEGIN", "COMMIT"]  # around the move to queued only
+    else:
+        # reserve + insert + ledger entry; the move to queued + its event
+        assert [verb for verb, *_ in writes] == ["UPDATE", "INSERT", "INSERT", "UPDATE", "INSERT"]
 
     # the upstream's id: the cache holds the task under the id it was asked by
-    with statements(gateway) as reads:
+    with statements(gateway) as reads, simple_queries(gateway) as sent:
         resp = await minimax.get(
             "/v1/query/video_generation", params={"task_id": created["task_id"]}
         )
     assert resp.json()["task_id"] == created["task_id"], resp.text
     assert [verb for verb, *_ in reads] == ["SELECT"]
+    assert sent == []  # PostgreSQL: autocommit, no BEGIN and ROLLBACK around it
 
     if gateway.gw.engine.dialect.name == "sqlite":
         # writes in one thread beside the loop, each transaction one hand-off; an

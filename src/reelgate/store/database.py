@@ -8,6 +8,7 @@ deployment migrates once, on purpose (``reelgate migrate``), never N processes a
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, event, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's revision. A test holds it equal to Alembic's head, so that a start
 # on a current schema reads one row and never imports Alembic (48 MiB and 0.2 s).
 HEAD_REVISION = "0005"
+# A PostgreSQL connection idle this long is pinged before use (``ping_when_idle``).
+IDLE_PING_S = 5.0
 
 
 class StartupError(Exception):
@@ -53,7 +56,41 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         event.listen(engine.sync_engine, "connect", sqlite_pragmas())
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # LIFO: the connections in use stay in use (no ping); the others idle, pinged when
+    # a burst needs them again
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_use_lifo=True)
+    ping_when_idle(engine, IDLE_PING_S)
+    return engine
+
+
+def ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
+    """Ping a pooled connection at checkout only if it sat idle ``idle_s`` or longer.
+
+    ``pool_pre_ping`` pings at every checkout, and asyncpg's ping is three round trips
+    (``BEGIN``, ``;``, ``ROLLBACK``): more than the point lookup it guards (issue 19). A
+    connection in steady use was just used; one that went stale meanwhile (the server
+    restarted) raises at its first statement, SQLAlchemy sees the disconnect and
+    recycles every connection the pool held before it, and ``transactions.read`` tries
+    a lookup once more on a fresh one.
+    """
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception:  # whatever the driver raises for a dead connection
+            alive = False
+        if not alive:
+            raise DisconnectionError("the pooled connection did not answer a ping")
 
 
 def sqlite_pragmas(busy_ms: int = 30000) -> Callable[[Any, Any], None]:

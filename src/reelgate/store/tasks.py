@@ -8,7 +8,7 @@ carrying out the table of ``domain/lifecycle.py``; the row mapping is in
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
 
@@ -16,6 +16,7 @@ from reelgate.domain import lifecycle
 from reelgate.domain.ids import PLATFORM_PREFIX
 from reelgate.domain.tasks import TERMINAL, UNFINISHED, Task, TaskEvent, TaskStatus
 from reelgate.errors import Forbidden, InsufficientBalance, RateLimited
+from reelgate.store.create_pg import create_at_once, unlimited
 from reelgate.store.database import begin
 from reelgate.store.money import ADD_ENTRY
 from reelgate.store.tables import accounts, task_events, tasks
@@ -113,8 +114,22 @@ class TaskStore(TaskTransitions):
                 )
             return row
 
+        if self._engine.dialect.name == "postgresql" and unlimited(new):
+            return await self._insert_at_once(new, now)
         # one hand-off to the database's thread for the whole transaction
         return to_task(await write(self._engine, store))
+
+    async def _insert_at_once(self, new: NewTask, now: datetime) -> Task:
+        """``insert`` as one statement, one round trip (``store/create_pg.py``)."""
+        statement, params = create_at_once(new, now)
+
+        def store(conn: Connection) -> Any:
+            row = conn.execute(statement, params).one_or_none()
+            if row is None:  # nothing reserved, so nothing inserted: say why
+                _refuse(conn, new)
+            return row
+
+        return to_task(await write(self._engine, store, atomic=True))
 
     # -- look up --------------------------------------------------------------------
 
@@ -339,7 +354,12 @@ def _reserve(conn: Connection, new: NewTask) -> int:
     balance = conn.execute(_RESERVE, params).scalar_one_or_none()
     if balance is not None:
         return int(balance)
-    status = conn.execute(_ACCOUNT_STATUS, params).scalar_one_or_none()
+    _refuse(conn, new)
+
+
+def _refuse(conn: Connection, new: NewTask) -> NoReturn:
+    """Why the account could not reserve the price: Forbidden or InsufficientBalance."""
+    status = conn.execute(_ACCOUNT_STATUS, {"r_account": new.account_id}).scalar_one_or_none()
     if status != "active":
         raise Forbidden(f"the account is {status or 'gone'}")
     raise InsufficientBalance(

@@ -12,7 +12,8 @@ function of a ``sqlalchemy.Connection`` instead (issue 19):
   at most ``READ_BUSY_S`` for a lock (a checkpoint, another process's recovery) before
   the read goes the asynchronous way instead, so the loop never stalls.
 - On PostgreSQL both run the same function through ``run_sync`` on the async engine
-  (asyncpg: each statement is a round trip there whatever runs it).
+  (asyncpg: each statement is a round trip there whatever runs it); ``read`` in
+  autocommit, so that a lookup is one round trip, not ``BEGIN``, it and ``ROLLBACK``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.store.database import begin, sqlite_pragmas, write_lock
@@ -44,9 +45,16 @@ class _SyncSide:
 _sides: weakref.WeakKeyDictionary[Engine, _SyncSide | None] = weakref.WeakKeyDictionary()
 
 
-async def write(engine: AsyncEngine, fn: Callable[[Connection], T]) -> T:
-    """Run ``fn`` in one write transaction; what it returns, or what it raised."""
+async def write(engine: AsyncEngine, fn: Callable[[Connection], T], *, atomic: bool = False) -> T:
+    """Run ``fn`` in one write transaction; what it returns, or what it raised.
+
+    ``atomic``: ``fn`` writes with one statement (atomic on its own), so on PostgreSQL
+    it runs in autocommit: no ``BEGIN`` and ``COMMIT`` round trips around it."""
     side = _side(engine)
+    if side is None and atomic and engine.dialect.name == "postgresql":
+        async with engine.connect() as aconn:
+            await aconn.execution_options(isolation_level="AUTOCOMMIT")
+            return await aconn.run_sync(fn)
     if side is None:
         async with begin(engine) as conn:
             return await conn.run_sync(fn)
@@ -70,7 +78,21 @@ async def read(engine: AsyncEngine, fn: Callable[[Connection], T]) -> T:
                 return fn(conn)
         except OperationalError:  # locked beyond READ_BUSY_S: the patient way
             pass
+    try:
+        return await _read_async(engine, fn)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # a connection that went stale while pooled (the server restarted): the pool has
+        # dropped it and those opened before it; a lookup may safely run once more
+        return await _read_async(engine, fn)
+
+
+async def _read_async(engine: AsyncEngine, fn: Callable[[Connection], T]) -> T:
     async with engine.connect() as aconn:
+        if aconn.dialect.name == "postgresql":
+            # no BEGIN and ROLLBACK around a lookup: two round trips of the three
+            await aconn.execution_options(isolation_level="AUTOCOMMIT")
         return await aconn.run_sync(fn)
 
 

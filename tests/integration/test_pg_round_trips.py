@@ -1,0 +1,95 @@
+"""PostgreSQL round trips beside the statements (issue 19): a lookup is its one
+``SELECT`` (autocommit: no ``BEGIN`` and ``ROLLBACK`` around it), a pooled connection in
+steady use is not pinged (asyncpg's ping is ``BEGIN``, ``;``, ``ROLLBACK``), one idle for
+a while is, and a connection the server closed while it was pooled costs no lookup its
+answer. PostgreSQL only: SQLite's lookups never leave the process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from reelgate.store import database
+from reelgate.store.tasks import TaskStore
+from tests.support import migrated_database, on_postgres
+
+pytestmark = pytest.mark.skipif(not on_postgres(), reason="PostgreSQL round trips")
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with migrated_database(tmp_path_factory.mktemp("pg-round-trips")) as url:
+        yield url
+
+
+def log_simple_queries(engine: AsyncEngine) -> list[str]:
+    """What asyncpg sends outside prepared statements (``BEGIN``, ``COMMIT``,
+    ``ROLLBACK``, the ping's ``;``), on every connection the engine opens from now."""
+    seen: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _log(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.driver_connection.add_query_logger(lambda record: seen.append(record.query))
+
+    return seen
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = database.create_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def backend_of(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def terminate(database_url: str, pid: int) -> None:
+    """Close a connection from the server's side, as a restart of the server would."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await conn.close()
+
+
+async def test_a_lookup_is_one_round_trip(engine: AsyncEngine) -> None:
+    sent = log_simple_queries(engine)
+    tasks = TaskStore(engine)
+    for _ in range(3):  # the same pooled connection, checked out again and again
+        assert await tasks.get(1, "video_missing") is None
+    assert sent == []  # neither BEGIN/ROLLBACK around it nor a ping before it
+
+
+async def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(database_url: str) -> None:
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+    database.ping_when_idle(engine, idle_s=0.0)  # every checkout counts as after idle
+    try:
+        sent = log_simple_queries(engine)
+        first = await backend_of(engine)
+        assert ";" not in sent  # a new connection is not pinged
+        second = await backend_of(engine)
+        assert second == first and sent.count(";") == 1  # pinged, alive, reused
+        await terminate(database_url, first)
+        assert await backend_of(engine) != first  # the ping found it dead: a new one
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lookup_outlives_a_connection_the_server_closed(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    tasks = TaskStore(engine)
+    pid = await backend_of(engine)  # pooled, used just now: not pinged at its next use
+    await terminate(database_url, pid)
+    assert await tasks.get(1, "video_missing") is None  # tried once more, on a new one
+    assert await backend_of(engine) != pid
