@@ -17,6 +17,7 @@ from reelgate.domain.ids import PLATFORM_PREFIX
 from reelgate.domain.tasks import TERMINAL, UNFINISHED, Task, TaskEvent, TaskStatus
 from reelgate.errors import Forbidden, InsufficientBalance, RateLimited
 from reelgate.store.database import begin
+from reelgate.store.leases import TaskLeases
 from reelgate.store.tables import accounts, ledger, task_events, tasks
 from reelgate.store.task_rows import NewTask, TaskFilter, new_row, to_event, to_task
 from reelgate.store.transitions import TaskTransitions
@@ -57,7 +58,7 @@ def _mine(account_id: int) -> ColumnElement[bool]:
     return and_(tasks.c.account_id == account_id, _LIVE)
 
 
-class TaskStore(TaskTransitions):
+class TaskStore(TaskLeases, TaskTransitions):
     # -- create ---------------------------------------------------------------------
 
     async def insert(self, new: NewTask, now: datetime) -> Task:

@@ -1,0 +1,94 @@
+"""The tracker's leases held over many polls (``services/poll_queue.py``): renewed in
+batches, checked with one read before a batch is polled, handed back with the schedule
+the tracker kept in memory. ``claim_due`` (``store/tasks.py``) takes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from reelgate.domain import lifecycle
+from reelgate.domain.tasks import Task, TaskStatus
+from reelgate.store.database import begin
+from reelgate.store.tables import tasks
+from reelgate.store.task_rows import to_task
+
+_TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
+_CHUNK = 500  # ids in one IN list (SQLite allows 32,766 parameters)
+
+_HAND_BACK = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("tid"), tasks.c.lease_owner == bindparam("owner"))
+    .values(
+        next_poll_at=bindparam("due"),
+        poll_attempts=bindparam("attempts"),
+        missing_polls=bindparam("missing"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+
+
+class TaskLeases:
+    _engine: AsyncEngine
+
+    async def renew_leases(
+        self, owner: str, expected: dict[int, datetime | None], until: datetime
+    ) -> dict[int, datetime | None]:
+        """Extend ``owner``'s leases of these tasks to ``until``, and make that their
+        ``next_poll_at`` (the latest anyone polls them: another worker, if this one dies)
+        unless it is no longer the ``expected`` one (``poll_now`` made the task due).
+
+        Returns the tasks still ``owner``'s with the ``next_poll_at`` they had: one not
+        returned was taken from it (a push, a cancel, a deadline). Two statements per
+        ``_CHUNK`` tasks, the first a write (SQLite takes its write lock up front)."""
+        kept: dict[int, datetime | None] = {}
+        ids = list(expected)
+        async with begin(self._engine) as conn:
+            for start in range(0, len(ids), _CHUNK):
+                rows = (
+                    await conn.execute(
+                        update(tasks)
+                        .where(
+                            tasks.c.id.in_(ids[start : start + _CHUNK]),
+                            tasks.c.lease_owner == owner,
+                            tasks.c.status.in_(_TRACKED),
+                        )
+                        .values(lease_until=until)
+                        .returning(tasks.c.id, tasks.c.next_poll_at)
+                    )
+                ).all()
+                kept.update((r.id, r.next_poll_at) for r in rows)
+                same = [r.id for r in rows if r.next_poll_at == expected[r.id]]
+                if same:
+                    await conn.execute(
+                        update(tasks).where(tasks.c.id.in_(same)).values(next_poll_at=until)
+                    )
+        return kept
+
+    async def leased(self, owner: str, ids: list[int], until: datetime) -> list[Task]:
+        """Those of these tasks that ``owner`` still leases past ``until``, still tracked:
+        one read, the tracker's check before it polls tasks it holds."""
+        query = select(tasks).where(
+            tasks.c.id.in_(ids),
+            tasks.c.lease_owner == owner,
+            tasks.c.lease_until > until,
+            tasks.c.status.in_(_TRACKED),
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [to_task(r) for r in rows]
+
+    async def hand_back(self, owner: str, schedules: list[tuple[int, datetime, int, int]]) -> None:
+        """Release ``owner``'s leases, writing for each task (id, next poll, attempts,
+        "not found" count) what the tracker kept in memory; one transaction."""
+        if not schedules:
+            return
+        params = [
+            {"tid": i, "owner": owner, "due": due, "attempts": a, "missing": m}
+            for i, due, a, m in schedules
+        ]
+        async with begin(self._engine) as conn:
+            await conn.execute(_HAND_BACK, params)
