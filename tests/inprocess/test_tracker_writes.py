@@ -1,7 +1,8 @@
 """What the tracker writes: nothing for a poll that finds nothing new (the task stays
 leased, its schedule in memory), a change at once, its schedule when it hands the lease
-back; and a dead tracker's tasks are taken over once its lease runs out, while it, if it
-comes back, no longer polls them."""
+back; a push recorded by another process reaches the holder at once; and a dead
+tracker's tasks are taken over once its lease runs out, while it, if it comes back, no
+longer polls them."""
 
 from __future__ import annotations
 
@@ -114,6 +115,33 @@ async def test_the_schedule_is_written_when_the_lease_is_handed_back(gateway: In
     assert after.poll_attempts == before.poll_attempts + 1
     assert after.next_poll_at > gateway.upstream.clock.now()
     tracker._stop.clear()  # the module's other tests go on with it
+
+
+def asked_since(gateway: InProcess, queries: int) -> list[str]:
+    return [c.argument for c in gateway.upstream.called("query")[queries:]]
+
+
+async def test_a_push_recorded_by_another_process_reaches_the_holder_at_once(
+    gateway: InProcess,
+) -> None:
+    """An API process that is not the worker records a push without the file as
+    ``poll_now`` in the store alone: the tracker that holds the task polls it in its
+    next round, not when it next renews its leases (half a lease later)."""
+    upstream_id = await new_task(gateway)
+    await gateway.track()
+    tracker = gateway.gw.tracker
+    held = await row(gateway, upstream_id)
+    assert held.lease_owner == tracker.owner
+    queries = len(gateway.upstream.called("query"))
+    await tracker.poll_due()  # the same time: its next poll is seconds away
+    await tracker.poll_due()
+    assert upstream_id not in asked_since(gateway, queries)
+
+    await gateway.gw.tasks.poll_now(held.id, gateway.upstream.clock.now())
+    await tracker.poll_due()  # the clock has not moved: only the push made it due
+    assert asked_since(gateway, queries) == [upstream_id]
+    await tracker.poll_due()
+    assert asked_since(gateway, queries) == [upstream_id]  # and once only
 
 
 async def test_a_dead_trackers_tasks_are_taken_over_after_its_lease(gateway: InProcess) -> None:

@@ -32,8 +32,8 @@ def ok(body: bytes = BODY) -> bytes:
 
 class Upstream:
     """A keep-alive HTTP/1.1 server of a few lines: it records each request and answers
-    what ``reply`` says; after an answer that is not a whole one (HTTP, its JSON body to
-the end) it hangs up."""
+        what ``reply`` says; after an answer that is not a whole one (HTTP, its JSON body to
+    the end) it hangs up."""
 
     def __init__(self, reply: Reply) -> None:
         self.reply = reply

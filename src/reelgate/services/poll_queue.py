@@ -8,9 +8,13 @@ of the lease in batches:
   all and sets their ``next_poll_at`` to the lease's end (the latest anyone will poll them:
   if this worker dies, another takes them on then), so that the claim's index range skips
   them. It also finds tasks that were taken from us (a push, a cancel, a deadline) and
-  drops them, and honours a ``poll_now`` written by another process.
-- ``verify``: before a batch is polled, one read checks that it is still ours, tracked,
-  leased for a while yet, and brings its row up to date (a push may have changed it).
+  drops them.
+- ``claim_due`` sets a claimed task's ``next_poll_at`` to the lease's end too (and a
+  change this worker writes does the same), and it returns, besides tasks nobody holds,
+  ours whose ``next_poll_at`` someone moved before that: a ``poll_now`` (a push)
+  recorded by another process reaches us in the next round (``claimed``).
+- ``verify``: before a batch is polled, one read of ids checks that it is still ours,
+  tracked, leased for a while yet.
 - ``hand_back``: when the tracker stops, each task's schedule is written and its lease
   released, in one transaction.
 """
@@ -60,26 +64,37 @@ class PollQueue:
         return asyncio.get_running_loop().time() + left
 
     def claimed(self, tasks: list[Task], now: datetime) -> list[Held]:
-        """Tasks just leased by ``claim_due``: held, in flight."""
+        """Tasks just leased by ``claim_due``: held, in flight. One we held already was
+        made due by another process (``poll_now``: a push): due now, with its row."""
         renew = now + self._lease * RENEW_AT
         if self._renew_at is None or not self._held:
             self._renew_at = renew
         poll_by = self._poll_by()
-        entries = [
-            Held(task, task.next_poll_at or now, task.next_poll_at, poll_by, in_flight=True)
-            for task in tasks
-        ]
-        self._held.update((held.task.id, held) for held in entries)
+        entries = []
+        for task in tasks:
+            held = self._held.get(task.id)
+            if held is not None:
+                if held.in_flight:
+                    continue  # popped due this round already
+                task = replace(
+                    task,
+                    poll_attempts=max(task.poll_attempts, held.task.poll_attempts),
+                    missing_polls=held.task.missing_polls,
+                )
+            # the claim made the row's next_poll_at its lease's end; the task's, the due
+            held = Held(task, task.next_poll_at or now, now + self._lease, poll_by, True)
+            self._held[task.id] = held
+            entries.append(held)
         return entries
 
-    def schedule(self, task: Task, due: datetime, *, stored: bool = False) -> None:
-        """Poll this task again at ``due``; ``stored``: the store has that time."""
+    def schedule(self, task: Task, due: datetime, *, stored: datetime | None = None) -> None:
+        """Poll this task again at ``due``; ``stored``: the next_poll_at just written."""
         held = self._held.get(task.id)
         if held is None:
             return  # dropped while it was polled: no longer ours
         held.task, held.due, held.in_flight = task, due, False
-        if stored:
-            held.stored_due = due
+        if stored is not None:
+            held.stored_due = stored
         heapq.heappush(self._heap, (due, next(self._tie), task.id))
 
     def put_back(self, held: Held) -> None:
@@ -130,25 +145,18 @@ class PollQueue:
         self._renew_at = now + self._lease * RENEW_AT
 
     async def verify(self, entries: list[Held], now: datetime) -> list[Held]:
-        """The entries still ours, with their rows read afresh (one read)."""
+        """The entries still ours (one read of their ids): while we hold a task nobody
+        else changes what we keep of it, so the memory's copy is current."""
         if not entries:
             return []
         margin = self._lease * LEASE_LEFT_TO_POLL
-        ids = [held.task.id for held in entries]
-        rows = {t.id: t for t in await self._store.leased(self._owner, ids, now + margin)}
+        ours = await self._store.leased(self._owner, [h.task.id for h in entries], now + margin)
         fresh = []
         for held in entries:
-            row = rows.get(held.task.id)
-            if row is None:
+            if held.task.id in ours:
+                fresh.append(held)
+            else:
                 self.drop(held.task.id)
-                continue
-            held.task = replace(
-                row,
-                poll_attempts=max(row.poll_attempts, held.task.poll_attempts),
-                missing_polls=held.task.missing_polls,
-                next_poll_at=held.due,
-            )
-            fresh.append(held)
         return fresh
 
     async def hand_back(self) -> None:

@@ -221,13 +221,14 @@ class Tracker(Loop):
             if owner is not None and result.status is task.upstream_status:
                 self._queue.schedule(polled, at)  # no news: kept in memory, nothing written
                 return
+            stored = at if owner is None else now + self._lease  # held: as the claim left it
             row = await self._tasks.record_progress(
-                task, owner, result.status, at, now, release=owner is None
+                task, owner, result.status, stored, now, release=owner is None
             )
             if owner is None or row is None:  # a push released the lease; or it is not ours
                 self._queue.drop(task.id)
             else:
-                self._queue.schedule(row, at, stored=True)
+                self._queue.schedule(row, at, stored=stored)
 
     async def _succeed(self, task: Task, result: QueryResult, owner: str | None) -> None:
         """Record a success: retrieve the file (its download URL and size), copy it, and
@@ -322,10 +323,9 @@ class Tracker(Loop):
         return schedule.delay(task.poll_attempts + 1, self._rng, at_least=pace)
 
     async def _poll_soon(self, task: Task) -> None:
-        """Make a task due at once, for the tracker to settle with a query (here at once
-        if this tracker holds it; another learns of it when it renews its leases)."""
-        now = self._now()
-        await self._tasks.poll_now(task.id, now)
+        """Make a task due at once, for the tracker that holds it to settle with a query
+        in its next round (``claim_due`` hands it back to its holder)."""
+        await self._tasks.poll_now(task.id, now := self._now())
         self._queue.poke(task.id, now)
         self.wake()
 

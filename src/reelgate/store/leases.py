@@ -10,10 +10,9 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.domain import lifecycle
-from reelgate.domain.tasks import Task, TaskStatus
+from reelgate.domain.tasks import TaskStatus
 from reelgate.store.database import begin
 from reelgate.store.tables import tasks
-from reelgate.store.task_rows import to_task
 
 _TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
 _CHUNK = 500  # ids in one IN list (SQLite allows 32,766 parameters)
@@ -68,18 +67,19 @@ class TaskLeases:
                     )
         return kept
 
-    async def leased(self, owner: str, ids: list[int], until: datetime) -> list[Task]:
+    async def leased(self, owner: str, ids: list[int], until: datetime) -> set[int]:
         """Those of these tasks that ``owner`` still leases past ``until``, still tracked:
-        one read, the tracker's check before it polls tasks it holds."""
-        query = select(tasks).where(
+        one read of their ids, the tracker's check before it polls tasks it holds (while
+        it holds one, only it writes the task's upstream status: a push releases the
+        lease, a cancel or a deadline ends the tracking)."""
+        query = select(tasks.c.id).where(
             tasks.c.id.in_(ids),
             tasks.c.lease_owner == owner,
             tasks.c.lease_until > until,
             tasks.c.status.in_(_TRACKED),
         )
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [to_task(r) for r in rows]
+            return set((await conn.execute(query)).scalars())
 
     async def hand_back(self, owner: str, schedules: list[tuple[int, datetime, int, int]]) -> None:
         """Release ``owner``'s leases, writing for each task (id, next poll, attempts,

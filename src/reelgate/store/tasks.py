@@ -199,27 +199,42 @@ class TaskStore(TaskLeases, TaskTransitions):
 
         PostgreSQL skips rows another worker has locked; SQLite serialises writers.
         A lease that expired (its worker died) makes the task claimable again.
+
+        A claimed task's ``next_poll_at`` becomes its lease's end (the latest anyone polls
+        it: another worker, if this one dies), as ``renew_leases`` keeps it; the tasks
+        returned carry the ``next_poll_at`` they were due at. So a task ``owner`` holds
+        comes back to it only when another process made it due at once (``poll_now``).
         """
         due = (
             select(tasks.c.id)
             .where(
                 tasks.c.status.in_(_TRACKED),
                 tasks.c.next_poll_at <= now,
-                or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
+                or_(
+                    tasks.c.lease_until.is_(None),
+                    tasks.c.lease_until < now,
+                    tasks.c.lease_owner == owner,
+                ),
             )
             .order_by(tasks.c.next_poll_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
+        until = now + lease
         stmt = (
             update(tasks)
             .where(tasks.c.id.in_(due))
-            .values(lease_owner=owner, lease_until=now + lease)
+            .values(lease_owner=owner, lease_until=until)
             .returning(*tasks.c)
         )
         async with begin(self._engine) as conn:
             rows = (await conn.execute(stmt)).all()
+            if rows:  # a write first: SQLite takes its write lock up front
+                ids = [r.id for r in rows]
+                await conn.execute(
+                    update(tasks).where(tasks.c.id.in_(ids)).values(next_poll_at=until)
+                )
         return [to_task(r) for r in rows]
 
     # -- the gateway's copy of the video ----------------------------------------------
