@@ -117,6 +117,23 @@ async def test_the_schedule_is_written_when_the_lease_is_handed_back(gateway: In
     tracker._stop.clear()  # the module's other tests go on with it
 
 
+async def test_leases_are_renewed_with_one_write_a_task(gateway: InProcess) -> None:
+    """Once the oldest lease is half spent, one statement extends every lease held, and
+    the task's next poll with it (the latest another worker would poll it)."""
+    upstream_id = await new_task(gateway)
+    await gateway.track()
+    claimed = await row(gateway, upstream_id)
+    assert claimed.next_poll_at == claimed.lease_until  # the claim's lease end
+    gateway.upstream.clock.advance(LEASE_S * 0.6)
+    with statements(gateway) as seen:
+        await gateway.gw.tracker.poll_due()
+    renewed = await row(gateway, upstream_id)
+    assert renewed.lease_until > claimed.lease_until
+    assert renewed.next_poll_at == renewed.lease_until
+    writes = [s for s in seen if s.startswith(WRITES) and not claim(s)]
+    assert len(writes) == 1 and writes[0].startswith("UPDATE tasks SET next_poll_at=CASE")
+
+
 def asked_since(gateway: InProcess, queries: int) -> list[str]:
     return [c.argument for c in gateway.upstream.called("query")[queries:]]
 

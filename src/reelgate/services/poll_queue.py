@@ -129,18 +129,16 @@ class PollQueue:
         if self._renew_at is None or now < self._renew_at or not self._held:
             return
         until = now + self._lease
-        expected = {task_id: held.stored_due for task_id, held in self._held.items()}
-        kept = await self._store.renew_leases(self._owner, expected, until)
+        kept = await self._store.renew_leases(self._owner, list(self._held), until)
         poll_by = self._poll_by()
         for task_id in list(self._held):
             if task_id not in kept:
                 self.drop(task_id)
                 continue
             held, stored = self._held[task_id], kept[task_id]
-            poked = stored is not None and stored != held.stored_due and stored < held.due
-            if poked and not held.in_flight:  # another process's poll_now
-                self.schedule(held.task, now)
-            held.stored_due = stored if poked else until
+            if stored < until and stored < held.due and not held.in_flight:
+                self.schedule(held.task, now)  # another process's poll_now, missed by the claim
+            held.stored_due = stored
             held.poll_by = poll_by
         self._renew_at = now + self._lease * RENEW_AT
 

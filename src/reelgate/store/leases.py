@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.domain import lifecycle
@@ -34,37 +34,33 @@ class TaskLeases:
     _engine: AsyncEngine
 
     async def renew_leases(
-        self, owner: str, expected: dict[int, datetime | None], until: datetime
-    ) -> dict[int, datetime | None]:
-        """Extend ``owner``'s leases of these tasks to ``until``, and make that their
-        ``next_poll_at`` (the latest anyone polls them: another worker, if this one dies)
-        unless it is no longer the ``expected`` one (``poll_now`` made the task due).
+        self, owner: str, ids: list[int], until: datetime
+    ) -> dict[int, datetime]:
+        """Extend ``owner``'s leases of these tasks to ``until``, and their ``next_poll_at``
+        with them (the latest anyone polls them: another worker, if this one dies) where
+        it was the lease's end, as the claim and the owner's writes leave it; one that
+        is earlier was made due by ``poll_now`` and stays so.
 
-        Returns the tasks still ``owner``'s with the ``next_poll_at`` they had: one not
-        returned was taken from it (a push, a cancel, a deadline). Two statements per
-        ``_CHUNK`` tasks, the first a write (SQLite takes its write lock up front)."""
-        kept: dict[int, datetime | None] = {}
-        ids = list(expected)
+        Returns the tasks still ``owner``'s with their ``next_poll_at`` now: one not
+        returned was taken from it (a push, a cancel, a deadline). One statement (one
+        row write a task) per ``_CHUNK`` tasks."""
+        kept: dict[int, datetime] = {}
+        moved = case(
+            (tasks.c.next_poll_at == tasks.c.lease_until, until), else_=tasks.c.next_poll_at
+        )
         async with begin(self._engine) as conn:
             for start in range(0, len(ids), _CHUNK):
-                rows = (
-                    await conn.execute(
-                        update(tasks)
-                        .where(
-                            tasks.c.id.in_(ids[start : start + _CHUNK]),
-                            tasks.c.lease_owner == owner,
-                            tasks.c.status.in_(_TRACKED),
-                        )
-                        .values(lease_until=until)
-                        .returning(tasks.c.id, tasks.c.next_poll_at)
+                rows = await conn.execute(
+                    update(tasks)
+                    .where(
+                        tasks.c.id.in_(ids[start : start + _CHUNK]),
+                        tasks.c.lease_owner == owner,
+                        tasks.c.status.in_(_TRACKED),
                     )
-                ).all()
+                    .values(lease_until=until, next_poll_at=moved)
+                    .returning(tasks.c.id, tasks.c.next_poll_at)
+                )
                 kept.update((r.id, r.next_poll_at) for r in rows)
-                same = [r.id for r in rows if r.next_poll_at == expected[r.id]]
-                if same:
-                    await conn.execute(
-                        update(tasks).where(tasks.c.id.in_(same)).values(next_poll_at=until)
-                    )
         return kept
 
     async def leased(self, owner: str, ids: list[int], until: datetime) -> set[int]:

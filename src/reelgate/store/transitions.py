@@ -104,10 +104,14 @@ class TaskTransitions:
         release: bool = True,
     ) -> Task | None:
         """Record a non-terminal status and release the lease until the next poll
-        (``release=False``: the owner keeps it, and polls the task from memory).
-        IllegalTransition for a terminal one: those go through record_success or
-        record_failure, which move the money."""
-        lease: dict[str, Any] = {"lease_owner": None, "lease_until": None} if release else {}
+        (``release=False``: the owner keeps it, renewed to ``next_poll_at``, and polls
+        the task from memory). IllegalTransition for a terminal one: those go through
+        record_success or record_failure, which move the money."""
+        lease: dict[str, Any] = (
+            {"lease_owner": None, "lease_until": None}
+            if release
+            else {"lease_until": next_poll_at}  # held: next poll at the lease's end
+        )
         return await self._transition(
             task.id,
             lifecycle.plan(Step.PROGRESS, upstream_status.platform),
