@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reelgate.domain import lifecycle
@@ -26,6 +26,40 @@ __all__ = ["NewTask", "TaskFilter", "TaskStore", "to_task"]
 
 _UNFINISHED = [s.value for s in TaskStatus if s in UNFINISHED]
 _TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
+
+# The claim's statements, built once (bound per call): tasks due whose lease is free or
+# ran out, or that are ``owner``'s and were made due again by someone else.
+_AT = tasks.c.next_poll_at.type
+_CLAIMABLE = and_(
+    tasks.c.status.in_(_TRACKED),
+    tasks.c.next_poll_at <= bindparam("now", type_=_AT),
+    or_(
+        tasks.c.lease_until.is_(None),
+        tasks.c.lease_until < bindparam("now", type_=_AT),
+        tasks.c.lease_owner == bindparam("owner"),
+    ),
+)
+_ANY_DUE = select(tasks.c.id).where(_CLAIMABLE).limit(1)
+_CLAIM = (
+    update(tasks)
+    .where(
+        tasks.c.id.in_(
+            select(tasks.c.id)
+            .where(_CLAIMABLE)
+            .order_by(tasks.c.next_poll_at)
+            .limit(bindparam("n"))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+    )
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until", type_=_AT))
+    .returning(*tasks.c)
+)
+_CLAIMED_DUE_AT_LEASE_END = (
+    update(tasks)
+    .where(tasks.c.id.in_(bindparam("ids", expanding=True)))
+    .values(next_poll_at=bindparam("until", type_=_AT))
+)
 _TERMINAL = [s.value for s in TaskStatus if s in TERMINAL]
 # a record its account deleted is gone from every view of the account
 _LIVE = tasks.c.deleted_at.is_(None)
@@ -205,36 +239,15 @@ class TaskStore(TaskLeases, TaskTransitions):
         returned carry the ``next_poll_at`` they were due at. So a task ``owner`` holds
         comes back to it only when another process made it due at once (``poll_now``).
         """
-        due = (
-            select(tasks.c.id)
-            .where(
-                tasks.c.status.in_(_TRACKED),
-                tasks.c.next_poll_at <= now,
-                or_(
-                    tasks.c.lease_until.is_(None),
-                    tasks.c.lease_until < now,
-                    tasks.c.lease_owner == owner,
-                ),
-            )
-            .order_by(tasks.c.next_poll_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        until = now + lease
-        stmt = (
-            update(tasks)
-            .where(tasks.c.id.in_(due))
-            .values(lease_owner=owner, lease_until=until)
-            .returning(*tasks.c)
-        )
+        params = {"now": now, "owner": owner, "n": limit, "until": now + lease}
+        async with self._engine.connect() as conn:  # a read first: most rounds find none
+            if (await conn.execute(_ANY_DUE, params)).first() is None:
+                return []
         async with begin(self._engine) as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(_CLAIM, params)).all()
             if rows:  # a write first: SQLite takes its write lock up front
-                ids = [r.id for r in rows]
-                await conn.execute(
-                    update(tasks).where(tasks.c.id.in_(ids)).values(next_poll_at=until)
-                )
+                ids = {"ids": [r.id for r in rows], "until": params["until"]}
+                await conn.execute(_CLAIMED_DUE_AT_LEASE_END, ids)
         return [to_task(r) for r in rows]
 
     # -- the gateway's copy of the video ----------------------------------------------
