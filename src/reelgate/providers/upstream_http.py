@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import httpx
+import orjson
 
 from reelgate.errors import UpstreamTimeout, UpstreamUnavailable, UpstreamUnreachable
 
@@ -31,7 +32,10 @@ class Answer(NamedTuple):
 
     def json(self) -> Any:
         """The body as JSON; ValueError if it is not."""
-        return json.loads(self.body)
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:  # what orjson refuses and json takes: NaN, huge ints
+            return json.loads(self.body)
 
 
 class UpstreamCalls(Protocol):
