@@ -82,13 +82,16 @@ class AiohttpCalls:
     proxy variable must not reroute calls to a loopback sandbox."""
 
     def __init__(self, timeout_s: float, *, connect_s: float = 5.0, limit: int = 200) -> None:
+        import aiohttp  # noqa: F401  here, at startup: a first import in the first call
+        # stalled the event loop for a second or two (the CLI's other commands never load it)
+
         self._timeout_s = timeout_s
         self._connect_s = connect_s
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        import aiohttp  # here: the CLI's other commands never load it
+        import aiohttp
 
         timeout = aiohttp.ClientTimeout(total=self._timeout_s, connect=self._connect_s)
         connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=60)
