@@ -15,6 +15,11 @@ push's round trip (the gateway records the change before it answers), push sent 
 recorded. The JSON (``bench/results/freshness.json``) has every figure.
 
     .venv/bin/python bench/freshness.py --tasks 1000
+
+``--case tracking`` measures the tracker's own cost instead (``bench/tracking.py``): N
+tasks kept running at the poll cap, the gateway's CPU per upstream poll, on ``--databases``.
+
+    .venv/bin/python bench/freshness.py --case tracking --tasks 10000 --databases sqlite,postgres
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from output import table, write_results
 from procs import free_port
 from reelgate.services.tracker import POLL_SHARE
+from targets import Target
 
 SANDBOX_KEY = "fresh-key"
 API_KEY = "sk-fresh-0123456789abcdefghijklmnopqrstuvwx"
@@ -213,6 +219,67 @@ def run_mode(
     return result
 
 
+def run_tracking(
+    kind: str, tasks: int, sandbox_url: str, workdir: Path, cap: float, window: float
+) -> dict[str, Any]:
+    """One gateway tracking ``tasks`` running tasks seeded in its store (bench/tracking.py)."""
+    import tracking
+
+    upstream_ids = tracking.sandbox_tasks(sandbox_url, SANDBOX_KEY, tasks)
+    with tracking.database(kind) as pg_url:
+        port = free_port()
+        gw_url = f"http://127.0.0.1:{port}"
+        channels = workdir / f"channels-{kind}.toml"
+        channels.write_text(
+            '[[channels]]\nname = "sandbox"\nkind = "sandbox"\n'
+            f'base_url = "{sandbox_url}"\napi_key = "{SANDBOX_KEY}"\nrpm = 10000000\n'
+        )
+        data = workdir / f"gw-track-{kind}"
+        env = {
+            "REELGATE_DATA_DIR": str(data),
+            "REELGATE_CHANNELS_FILE": str(channels),
+            "REELGATE_SANDBOX_ENABLED": "false",
+            "REELGATE_BOOTSTRAP_API_KEY": API_KEY,
+            "REELGATE_ADMIN_TOKEN": "rg-admin-fresh",
+            "REELGATE_BOOTSTRAP_BALANCE": str(10**12),
+            "REELGATE_POLL_MAX_S": str(cap),
+        }
+        if pg_url:
+            env["REELGATE_DATABASE_URL"] = pg_url
+        gateway = start(
+            ["serve", "--port", str(port)], env, workdir / f"gw-{kind}.log", gw_url + "/readyz"
+        )
+        try:
+            headers = {"Authorization": f"Bearer {API_KEY}"}
+            httpx.post(
+                gw_url + "/minimaxi/v1/video_generation", json=BODY, headers=headers, timeout=60
+            ).raise_for_status()
+            store = pg_url or str(data / "reelgate.db")
+            target = Target(kind, gw_url, API_KEY, None, kind, store)  # type: ignore[arg-type]
+            tracking.seed(target, upstream_ids, cap)
+            result = tracking.measure(target, gateway.pid, sandbox_url, SANDBOX_KEY, window, cap)
+        finally:
+            stop(gateway)
+    result["tasks"] = tasks
+    return result
+
+
+def tracking_main(args: argparse.Namespace, sandbox_url: str, workdir: Path) -> None:
+    results = []
+    for kind in args.databases.split(","):
+        results.append(
+            run_tracking(kind, args.tasks, sandbox_url, workdir, args.poll_max, args.window)
+        )
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    print(f"{args.tasks} tasks running, polled at the cap ({args.poll_max:g} s)\n")
+    cols = ["polls_per_s", "cpu_ms_per_poll", "core_share", "tasks_polled", "unpolled_past_cap"]
+    cols += ["task_rows_updated_per_poll"]
+    rows = [(r["database"], *(r.get(c, "n/a") for c in cols)) for r in results]
+    print(table(["database", *cols], rows))
+    path = write_results("tracking", {"results": results})
+    print(f"\nwritten to {path}", file=sys.stderr)
+
+
 def spread(values: list[float]) -> dict[str, float]:
     return {
         "p50": pct(values, 0.5),
@@ -235,6 +302,9 @@ def main() -> None:
     parser.add_argument(
         "--modes", default="polling,callbacks", help="which runs: polling, callbacks"
     )
+    parser.add_argument("--case", default="freshness", choices=["freshness", "tracking"])
+    parser.add_argument("--databases", default="sqlite,postgres", help="tracking: stores")
+    parser.add_argument("--window", type=float, default=60.0, help="tracking: measured s")
     parser.add_argument(
         "--keep-logs",
         action="store_true",
@@ -258,12 +328,20 @@ def main() -> None:
                 "REELGATE_SANDBOX_API_KEYS": json.dumps([SANDBOX_KEY]),
                 "REELGATE_SANDBOX_RPM": "0",
                 "REELGATE_SANDBOX_RENDER": "stub",
-                "REELGATE_SANDBOX_TIMINGS": args.timings,
+                "REELGATE_SANDBOX_TIMINGS": args.timings
+                if args.case == "freshness"
+                else "1,1,1000000",  # tracking: every task running throughout
                 "REELGATE_SANDBOX_ALLOW_PRIVATE_URLS": "true",
             },
             workdir / "sandbox.log",
             sandbox_url + "/docs",
         )
+        if args.case == "tracking":
+            try:
+                tracking_main(args, sandbox_url, workdir)
+            finally:
+                stop(sandbox)
+            return
         results = []
         try:
             for mode in args.modes.split(","):

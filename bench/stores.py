@@ -68,8 +68,12 @@ def distinct_ids(
 def _sql_column(target: Target, sql: str) -> list[str]:
     if target.store.startswith("postgresql"):
         url = target.store.replace("+asyncpg", "")
-        done = subprocess.run(
-            ["psql", url, "-qtAc", sql], capture_output=True, text=True, check=True
+        done = subprocess.run(  # on stdin: a seed's statement outgrows an argument
+            ["psql", url, "-qtA", "-v", "ON_ERROR_STOP=1"],
+            input=sql,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return done.stdout.split()
     with contextlib.closing(sqlite3.connect(target.store, timeout=30)) as db:
@@ -128,8 +132,12 @@ def _sql(target: Target, sql: str) -> str:
     """Run one statement on the gateway's store; the first value of the answer, if any."""
     if target.store.startswith("postgresql"):
         url = target.store.replace("+asyncpg", "")
-        done = subprocess.run(
-            ["psql", url, "-qtAc", sql], capture_output=True, text=True, check=True
+        done = subprocess.run(  # on stdin: a seed's statement outgrows an argument
+            ["psql", url, "-qtA", "-v", "ON_ERROR_STOP=1"],
+            input=sql,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return done.stdout.strip().split("\n")[0] if done.stdout.strip() else ""
     with contextlib.closing(sqlite3.connect(target.store, timeout=30)) as db, db:

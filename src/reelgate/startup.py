@@ -16,7 +16,13 @@ from datetime import datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from reelgate.adapters import build_storage, redis_client, upstream_client, upstream_providers
+from reelgate.adapters import (
+    build_storage,
+    redis_client,
+    upstream_calls,
+    upstream_client,
+    upstream_providers,
+)
 from reelgate.gateway import Announce, Gateway, Parts
 from reelgate.providers.base import ProviderFactory
 from reelgate.services.bootstrap import Credentials
@@ -108,6 +114,7 @@ async def open_gateway(
     storage = build_storage(settings)
     engine = database.create_engine(settings.database)
     client = upstream_client(settings)
+    calls = upstream_calls(settings)
     redis = redis_client(settings)
     try:
         await database.prepare(engine, migrate=migrates_at_start(settings, api=api, worker=worker))
@@ -116,7 +123,8 @@ async def open_gateway(
         if clock is not None:
             parts.clock = clock
             parts.monotonic = _seconds_of(clock)
-        gw = await parts.assemble(providers or upstream_providers(settings, client), announce)
+        factory = providers or upstream_providers(settings, client, calls)
+        gw = await parts.assemble(factory, announce)
         worker_job = _start_background(gw, parts.fanout, api=api, worker=worker)
         try:
             yield gw
@@ -125,6 +133,7 @@ async def open_gateway(
     finally:
         await storage.aclose()
         await client.aclose()
+        await calls.aclose()
         if redis is not None:
             await redis.aclose()
         await engine.dispose()

@@ -189,7 +189,8 @@ async def test_a_stale_lease_owner_cannot_write(life: Lifecycle) -> None:
     await life.tasks.reschedule(first, "w1", T0 + timedelta(days=1), missing=True)
     held = await life.now(task.id)
     assert held.status is TaskStatus.QUEUED and held.file is None
-    assert held.poll_attempts == 0 and held.missing_polls == 0 and held.next_poll_at == T0
+    assert held.poll_attempts == 0 and held.missing_polls == 0
+    assert held.next_poll_at == later + LEASE  # as w2's claim left it: its lease's end
     assert await life.entries(task.id) == [("reserve", -PRICE)]
 
     # the current owner's writes go through

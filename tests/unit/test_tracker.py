@@ -1,8 +1,10 @@
-"""The tracker's rounds against fakes: leases that run short, budgets that run dry."""
+"""The tracker's rounds against fakes: leases that run short, budgets that run dry. A poll
+that finds nothing new writes nothing: the tracker keeps the task's next poll in memory."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -13,20 +15,23 @@ from reelgate.providers.base import QueryResult
 from reelgate.services.tracker import Tracker
 
 
+@dataclass
+class _Task:
+    id: int
+    platform_id: str = ""
+    upstream_task_id: str = ""
+    model: str = "T2V-01"
+    channel: str = "ch"
+    deadline_at: datetime = field(default_factory=lambda: datetime.now(UTC) + timedelta(hours=1))
+    poll_attempts: int = 1
+    missing_polls: int = 0
+    upstream_callback: bool = False
+    upstream_status: UpstreamStatus = UpstreamStatus.PROCESSING
+    next_poll_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
 def _task(n: int) -> Any:
-    return SimpleNamespace(
-        id=n,
-        platform_id=f"video_{n}",
-        upstream_task_id=f"up-{n}",
-        model="T2V-01",
-        channel="ch",
-        deadline_at=datetime.now(UTC) + timedelta(hours=1),
-        poll_attempts=1,
-        missing_polls=0,
-        upstream_callback=False,
-        upstream_status=UpstreamStatus.PROCESSING,
-        next_poll_at=datetime.now(UTC),
-    )
+    return _Task(id=n, platform_id=f"video_{n}", upstream_task_id=f"up-{n}")
 
 
 class Store:
@@ -44,7 +49,6 @@ class Store:
 
     async def reschedule(self, task: Any, owner: str, at: datetime, **_: Any) -> None:
         self.put_back.append(task.id)
-        self.put_back_at = at
 
 
 class Provider:
@@ -112,9 +116,9 @@ async def test_a_task_whose_lease_ran_short_while_it_waited_is_not_polled() -> N
     tracker = _tracker(store, Router(provider), lease_s=0.5)
     assert await tracker.poll_due() == 1
     assert provider.queried == ["up-1"]
-    assert [task_id for task_id, _ in store.progress] == [1]
-    assert store.put_back == [2]  # handed back, due as it was, for the next claim
-    assert store.put_back_at == store_due_at
+    assert store.progress == [] and store.put_back == []  # no news: nothing written
+    # still held, due as it was, for a round that renews its lease first
+    assert tracker._queue.next_due() == store_due_at
 
 
 async def test_the_next_poll_is_paced_by_the_channels_budget() -> None:
@@ -122,7 +126,9 @@ async def test_the_next_poll_is_paced_by_the_channels_budget() -> None:
     tracker = _tracker(store, Router(provider, pace=12.0), lease_s=60)
     before = datetime.now(UTC)
     await tracker.poll_due()
-    ((_, at),) = store.progress
+    assert store.progress == []  # no news: the next poll is kept in memory
+    at = tracker._queue.next_due()
+    assert at is not None
     assert 12.0 <= (at - before).total_seconds() < 13.0  # the schedule alone says 2.25 s
 
 
@@ -130,8 +136,15 @@ async def test_a_dry_budget_puts_tasks_back_and_the_tracker_naps() -> None:
     store, provider = Store([_task(n) for n in range(1, 6)]), Provider(query_s=0)
     router = Router(provider, budget=2)
     tracker = _tracker(store, router, lease_s=60, concurrency=5)
+    before = datetime.now(UTC)
     assert await tracker.poll_due() == 2  # fewer than claimed: the loop naps
-    assert sorted(store.put_back) == [3, 4, 5]
+    assert provider.queried == ["up-1", "up-2"]
+    # the other three are kept, due again in 1-2 s, not counted as attempts
+    assert len(tracker._queue) == 5 and store.put_back == []
+    for n in (3, 4, 5):
+        held = tracker._queue._held[n]
+        assert 1.0 <= (held.due - before).total_seconds() < 2.1
+        assert held.task.poll_attempts == 1
     store.due = [_task(6)]
-    assert await tracker.poll_due() == 0  # dry: nothing claimed, nothing put back
-    assert store.due and store.put_back == [3, 4, 5]
+    assert await tracker.poll_due() == 0  # dry: nothing claimed
+    assert store.due

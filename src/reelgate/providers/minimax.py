@@ -24,6 +24,7 @@ from reelgate.errors import (
     UpstreamUnreachable,
 )
 from reelgate.providers.base import FileInfo, PushedStatus, QueryResult
+from reelgate.providers.upstream_http import HttpxCalls, UpstreamCalls
 from reelgate.urlguard import BlockedUrl, check_url
 
 # MiniMax documents a one-hour lifetime for download URLs (reference 2.4).
@@ -68,7 +69,8 @@ def upstream_body(request: VideoRequest, callback_url: str | None = None) -> dic
 
 
 class MiniMaxProvider:
-    """A MiniMax v1 account reached over HTTP with one shared ``httpx.AsyncClient``."""
+    """A MiniMax v1 account reached over HTTP: its JSON calls through ``calls`` (by
+    default the shared ``httpx.AsyncClient``), downloads through that client."""
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class MiniMaxProvider:
         client: httpx.AsyncClient,
         *,
         allow_private_downloads: bool = False,
+        calls: UpstreamCalls | None = None,
     ) -> None:
         self.name = name
         self._base = base_url.rstrip("/")
@@ -85,7 +88,8 @@ class MiniMaxProvider:
         self._allow_private = allow_private_downloads
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._secrets = (api_key,)  # never passed on, whatever field an answer echoes it in
-        self._client = client
+        self._client = client  # downloads
+        self._calls = calls or HttpxCalls(client)  # the JSON calls
 
     def __repr__(self) -> str:  # never show the key
         return f"MiniMaxProvider({self.name!r}, {self._base!r})"
@@ -165,10 +169,10 @@ class MiniMaxProvider:
     async def _call(
         self, method: str, path: str, *, accept_failed_task: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
-        with translate(path.rsplit("/", 1)[-1]):
-            resp = await self._client.request(
-                method, self._base + path, headers=self._headers, **kwargs
-            )
+        what = path.rsplit("/", 1)[-1]
+        resp = await self._calls.request(
+            method, self._base + path, what, headers=self._headers, **kwargs
+        )
         if resp.status_code >= 500 or resp.status_code == 429:
             raise UpstreamUnavailable(f"upstream answered HTTP {resp.status_code}")
         try:

@@ -14,6 +14,7 @@ from reelgate.domain.video import VideoRequest
 from reelgate.providers.base import FileInfo, ProviderFactory, PushedStatus, QueryResult
 from reelgate.providers.minimax import MiniMaxProvider
 from reelgate.providers.minimax_v2 import MiniMaxV2Provider
+from reelgate.providers.upstream_http import UpstreamCalls
 
 
 class MiniMaxChannel:
@@ -53,15 +54,20 @@ class MiniMaxChannel:
 
 
 def minimax_providers(
-    client: httpx.AsyncClient, *, allow_private_downloads: bool = False
+    client: httpx.AsyncClient,
+    *,
+    allow_private_downloads: bool = False,
+    calls: UpstreamCalls | None = None,
 ) -> ProviderFactory:
-    """The MiniMax adapter for each channel, all over one shared client."""
+    """The MiniMax adapter for each channel, all over one shared client (and ``calls``
+    for the JSON calls, if given: ``providers/upstream_http.py``)."""
 
     def build(channel: Channel) -> MiniMaxChannel:
         args = (channel.name, channel.base_url, channel.api_key, client)
+        private = allow_private_downloads
         return MiniMaxChannel(
-            MiniMaxProvider(*args, allow_private_downloads=allow_private_downloads),
-            MiniMaxV2Provider(*args, allow_private_downloads=allow_private_downloads),
+            MiniMaxProvider(*args, allow_private_downloads=private, calls=calls),
+            MiniMaxV2Provider(*args, allow_private_downloads=private, calls=calls),
         )
 
     return build

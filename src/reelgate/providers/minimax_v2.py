@@ -21,7 +21,7 @@ from reelgate.domain.tasks import UpstreamStatus, Usage
 from reelgate.domain.video import Role, VideoRequest
 from reelgate.errors import UpstreamError, UpstreamRejected, UpstreamUnavailable
 from reelgate.providers.base import FileInfo, PushedStatus, QueryResult
-from reelgate.providers.minimax import MiniMaxProvider, translate
+from reelgate.providers.minimax import MiniMaxProvider
 
 # v2 does not document how long content.url lives: assume little, fetch a fresh one after
 URL_LIFETIME = timedelta(minutes=10)
@@ -153,10 +153,10 @@ class MiniMaxV2Provider(MiniMaxProvider):
         return task
 
     async def _v2(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        with translate(path.strip("/").split("/")[1]):
-            resp = await self._client.request(
-                method, self._base + path, headers=self._headers, **kwargs
-            )
+        what = path.strip("/").split("/")[1]
+        resp = await self._calls.request(
+            method, self._base + path, what, headers=self._headers, **kwargs
+        )
         try:
             data = resp.json()
         except ValueError:

@@ -1,9 +1,11 @@
 """The tracker: finds tasks that are due, leases them, asks their channel, records changes.
 
-It picks up where it left off after a restart because everything it needs (the next poll
-time, the attempt count, the lease) lives in the store. Each query spends one call of
-its channel's budget; a channel that asked us to slow down (1002) is not polled until it
-recovers. Pushed changes (upstream callbacks) are recorded at once.
+It keeps the tasks it leased (``services/poll_queue.py``): a poll that finds nothing new
+writes nothing, as the next poll time and attempt count stay in memory with the lease
+(renewed in batches); changes are written at once. Stopping, it writes each task's
+schedule and hands its leases back; if it dies, they run out and another worker takes the
+tasks on. Each query spends one call of its channel's budget; a channel that asked us to
+slow down (1002) is not polled until it recovers. Pushed changes are recorded at once.
 
 Budgets: polls are paced so that a channel's tasks share ``schedule.budget_share`` of its
 budget evenly (``paced_interval``: 1,000 tasks on 6,000 calls a minute are polled no more
@@ -19,6 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +34,7 @@ from reelgate.providers.base import QueryResult
 from reelgate.services.channels import ChannelRouter
 from reelgate.services.files import FileService
 from reelgate.services.loop import Loop
+from reelgate.services.poll_queue import Held, PollQueue
 from reelgate.store.tasks import TaskStore
 
 log = logging.getLogger(__name__)
@@ -42,11 +46,8 @@ LOST_MESSAGE = "the upstream no longer knows this task"
 INTERRUPTED_MESSAGE = "submission was interrupted before the upstream answered"
 BUDGET_RETRY_S = 1.0
 POLL_SHARE = 0.8  # polls stop while the channel's window is this full: the rest is for submits
-LEASE_LEFT_TO_POLL = 0.2  # a task waiting for a query slot is skipped once less is left
-COPY_RETRY_FIRST_S, COPY_RETRY_MAX_S = (
-    5.0,
-    3600.0,
-)  # a task whose channel is out of budget is looked at again this soon
+# a video not copied is tried again this soon, doubling up to the most
+COPY_RETRY_FIRST_S, COPY_RETRY_MAX_S = 5.0, 3600.0
 
 Observe = Callable[[str, float], None]
 Purge = Callable[[datetime], Awaitable[int]]  # deletes what expired before the time given
@@ -96,11 +97,18 @@ class Tracker(Loop):
         self._submit_grace = submit_grace
         self._observe = observe  # (metric name, value) for metrics
         self.owner = f"tracker-{uuid.uuid4().hex[:12]}"
+        self._queue = PollQueue(tasks, self.owner, lease)
         self._rng = random.Random()
         self._poll_share = poll_share
         self._dry: dict[str, float] = {}  # channel -> until when its poll budget is spent
         self._purge = purge  # expired Idempotency-Keys, which nothing else removes
         self._next_purge = 0.0
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:  # the next worker starts where this one left off, without waiting
+            await self._queue.hand_back()
 
     async def round(self) -> int:
         loop = asyncio.get_running_loop()
@@ -110,27 +118,27 @@ class Tracker(Loop):
         return await self.poll_due()
 
     async def poll_due(self) -> int:
-        """One round: claim due tasks and poll them concurrently. Returns how many were
-        polled, so that a round that found its channels out of budget is followed by a nap
-        instead of claiming the same tasks again at once."""
+        """One round: the held tasks that are due (checked with one read), then due tasks
+        claimed from the store, polled concurrently. Returns how many were polled, so that
+        a round that found its channels out of budget is followed by a nap instead of
+        trying the same tasks again at once."""
         await self._router.refresh()
-        clock = asyncio.get_running_loop().time
-        if self._all_dry(clock()):
+        if self._all_dry(asyncio.get_running_loop().time()):
             return 0
         now = self._now()
-        claimed_at = clock()
-        due = await self._tasks.claim_due(self.owner, now, self.batch, self._lease)
+        await self._queue.renew(now)
+        due = await self._queue.verify(self._queue.pop_due(now, self.batch), now)
+        if len(due) < self.batch:
+            claimed = await self._tasks.claim_due(
+                self.owner, now, self.batch - len(due), self._lease
+            )
+            due += self._queue.claimed(claimed, now)
         if not due:
             return 0
         if self._observe is not None:
-            for task in due:
-                if task.next_poll_at is not None:
-                    self._observe("poll_delay", (now - task.next_poll_at).total_seconds())
-        # a task still waiting for a query slot this late is not polled: its lease may run
-        # out mid-query and another worker may poll it too; it is handed back as due as it
-        # was, for whoever claims it next
-        poll_by = claimed_at + self._lease.total_seconds() * (1 - LEASE_LEFT_TO_POLL)
-        polled = await asyncio.gather(*(self._poll_guarded(t, poll_by) for t in due))
+            for held in due:
+                self._observe("poll_delay", (now - held.due).total_seconds())
+        polled = await asyncio.gather(*(self._poll_guarded(held) for held in due))
         return sum(polled)
 
     def _all_dry(self, now: float) -> bool:
@@ -139,23 +147,20 @@ class Tracker(Loop):
         channels = self._router.channels()
         return bool(channels) and all(self._dry.get(c.name, 0.0) > now for c in channels)
 
-    async def _poll_guarded(self, task: Task, poll_by: float) -> bool:
+    async def _poll_guarded(self, held: Held) -> bool:
         async with self._sem:
-            if asyncio.get_running_loop().time() > poll_by:
-                log.info("lease of %s ran short while it waited; handed back", task.platform_id)
-                # a no-op if another worker holds it by now (the lease is compared)
-                await self._tasks.reschedule(
-                    task,
-                    self.owner,
-                    task.next_poll_at or self._now(),
-                    count_attempt=False,
-                )
+            # a task still waiting for a query slot this late is not polled: its lease may
+            # run out mid-query and another worker may poll it too; it stays due as it
+            # was, for a round that renews the lease first
+            if asyncio.get_running_loop().time() > held.poll_by:
+                log.info("lease of %s ran short while it waited", held.task.platform_id)
+                self._queue.put_back(held)
                 return False
             try:
-                return await self.poll(task)
+                return await self.poll(held.task)
             except Exception:
-                log.exception("polling %s failed", task.platform_id)
-                await self._retry_later(task)
+                log.exception("polling %s failed", held.task.platform_id)
+                self._retry_later(held.task)
                 return True
 
     async def poll(self, task: Task) -> bool:
@@ -167,11 +172,11 @@ class Tracker(Loop):
             return True
         channel = task.channel
         if not self._router.may_poll(channel):
-            await self._not_now(task)
+            self._not_now(task)
             return False
         if not await self._router.acquire(channel, self._poll_share):
             self._dry[channel] = asyncio.get_running_loop().time() + BUDGET_RETRY_S / 4
-            await self._not_now(task)
+            self._not_now(task)
             return False
         try:
             result = await self._router.provider(channel).query(task.upstream_task_id, task.model)
@@ -189,15 +194,17 @@ class Tracker(Loop):
                     reason=FailureReason.LOST,
                     owner=self.owner,
                 )
+                self._queue.drop(task.id)
                 return True
-            await self._retry_later(task, missing=missing)
+            self._retry_later(task, missing=missing)
             return True
         self._router.record(channel, "query", None)
         await self.apply(task, result, owner=self.owner)
         return True
 
     async def apply(self, task: Task, result: QueryResult, owner: str | None) -> None:
-        """Record what the upstream said about a task (from a poll or a push)."""
+        """Record what the upstream said about a task (from a poll by ``owner``, or a
+        push). A poll that finds the status it knew writes nothing."""
         now = self._now()
         if result.status is UpstreamStatus.SUCCESS and result.file_id:
             await self._succeed(task, result, owner)
@@ -207,11 +214,21 @@ class Tracker(Loop):
             await self._tasks.record_failure(
                 task.id, code, message, now, reason=FailureReason.UPSTREAM_FAILED, owner=owner
             )
+            self._queue.drop(task.id)
         else:
-            delay = self._next_delay(task)
-            await self._tasks.record_progress(
-                task, owner, result.status, now + timedelta(seconds=delay), now
+            at = now + timedelta(seconds=self._next_delay(task))
+            polled = replace(task, poll_attempts=task.poll_attempts + 1, missing_polls=0)
+            if owner is not None and result.status is task.upstream_status:
+                self._queue.schedule(polled, at)  # no news: kept in memory, nothing written
+                return
+            stored = at if owner is None else now + self._lease  # held: as the claim left it
+            row = await self._tasks.record_progress(
+                task, owner, result.status, stored, now, release=owner is None
             )
+            if owner is None or row is None:  # a push released the lease; or it is not ours
+                self._queue.drop(task.id)
+            else:
+                self._queue.schedule(row, at, stored=stored)
 
     async def _succeed(self, task: Task, result: QueryResult, owner: str | None) -> None:
         """Record a success: retrieve the file (its download URL and size), copy it, and
@@ -222,7 +239,7 @@ class Tracker(Loop):
             if owner is None:
                 await self._poll_soon(task)
             else:
-                await self._not_now(task)
+                self._not_now(task)
             return
         try:
             info = await self._router.provider(channel).retrieve_file(result.file_id, task.model)
@@ -232,7 +249,7 @@ class Tracker(Loop):
             if owner is None:
                 await self._poll_soon(task)
             else:
-                await self._retry_later(task)
+                self._retry_later(task)
             return
         self._router.record(channel, "retrieve", None)
         stored = await self._files.try_copy(task, info.download_url)
@@ -259,6 +276,7 @@ class Tracker(Loop):
             ratio=result.ratio,
             charged=self._charge(task, result),
         )
+        self._queue.drop(task.id)
         if done is not None and self._observe is not None:
             self._observe("completed", (self._now() - task.created_at).total_seconds())
 
@@ -305,23 +323,24 @@ class Tracker(Loop):
         return schedule.delay(task.poll_attempts + 1, self._rng, at_least=pace)
 
     async def _poll_soon(self, task: Task) -> None:
-        """Make a task due at once, for the tracker to settle with a query."""
-        await self._tasks.poll_now(task.id, self._now())
+        """Make a task due at once, for the tracker that holds it to settle with a query
+        in its next round (``claim_due`` hands it back to its holder)."""
+        await self._tasks.poll_now(task.id, now := self._now())
+        self._queue.poke(task.id, now)
         self.wake()
 
-    async def _retry_later(self, task: Task, *, missing: bool = False) -> None:
+    def _retry_later(self, task: Task, *, missing: bool = False) -> None:
+        """The poll failed: count the attempt (and a "not found"), in memory."""
         next_poll = self._now() + timedelta(seconds=self._next_delay(task, self._schedule))
-        await self._tasks.reschedule(task, self.owner, next_poll, missing=missing)
+        missed = task.missing_polls + 1 if missing else task.missing_polls
+        tried = replace(task, poll_attempts=task.poll_attempts + 1, missing_polls=missed)
+        self._queue.schedule(tried, next_poll)
 
-    async def _not_now(self, task: Task) -> None:
+    def _not_now(self, task: Task) -> None:
         """The channel has no budget left (or asked us to slow down): look again soon,
         without counting it as an attempt."""
-        await self._tasks.reschedule(
-            task,
-            self.owner,
-            self._now() + timedelta(seconds=BUDGET_RETRY_S * (1 + self._rng.random())),
-            count_attempt=False,
-        )
+        later = timedelta(seconds=BUDGET_RETRY_S * (1 + self._rng.random()))
+        self._queue.schedule(task, self._now() + later)
 
     async def sweep(self) -> None:
         """Settle what polling alone cannot: deadlines, interrupted submits, pending copies."""
@@ -355,6 +374,7 @@ class Tracker(Loop):
             self._now(),
             reason=FailureReason.DEADLINE_EXCEEDED,
         )
+        self._queue.drop(task.id)
 
     async def _copy_pending(self, task: Task) -> None:
         assert task.file is not None

@@ -7,7 +7,7 @@ carrying out the table of ``domain/lifecycle.py``; the row mapping is in
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
@@ -18,6 +18,7 @@ from reelgate.domain.tasks import TERMINAL, UNFINISHED, Task, TaskEvent, TaskSta
 from reelgate.errors import Forbidden, InsufficientBalance, RateLimited
 from reelgate.store.create_pg import create_at_once, unlimited
 from reelgate.store.database import begin
+from reelgate.store.leases import TaskLeases
 from reelgate.store.money import ADD_ENTRY
 from reelgate.store.tables import accounts, task_events, tasks
 from reelgate.store.task_rows import NewTask, TaskFilter, new_row, to_event, to_task
@@ -27,7 +28,7 @@ from reelgate.store.transitions import TaskTransitions
 __all__ = ["NewTask", "TaskFilter", "TaskStore", "to_task"]
 
 _UNFINISHED = [s.value for s in TaskStatus if s in UNFINISHED]
-_TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
+
 _TERMINAL = [s.value for s in TaskStatus if s in TERMINAL]
 # a record its account deleted is gone from every view of the account
 _LIVE = tasks.c.deleted_at.is_(None)
@@ -87,7 +88,7 @@ def _mine(account_id: int) -> ColumnElement[bool]:
     return and_(tasks.c.account_id == account_id, _LIVE)
 
 
-class TaskStore(TaskTransitions):
+class TaskStore(TaskLeases, TaskTransitions):
     # -- create ---------------------------------------------------------------------
 
     async def insert(self, new: NewTask, now: datetime) -> Task:
@@ -238,38 +239,6 @@ class TaskStore(TaskTransitions):
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [to_event(r) for r in rows]
-
-    # -- tracking -------------------------------------------------------------------
-
-    async def claim_due(
-        self, owner: str, now: datetime, limit: int, lease: timedelta
-    ) -> list[Task]:
-        """Lease up to ``limit`` tracked tasks whose next poll is due.
-
-        PostgreSQL skips rows another worker has locked; SQLite serialises writers.
-        A lease that expired (its worker died) makes the task claimable again.
-        """
-        due = (
-            select(tasks.c.id)
-            .where(
-                tasks.c.status.in_(_TRACKED),
-                tasks.c.next_poll_at <= now,
-                or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
-            )
-            .order_by(tasks.c.next_poll_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        stmt = (
-            update(tasks)
-            .where(tasks.c.id.in_(due))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .returning(*tasks.c)
-        )
-        async with begin(self._engine) as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [to_task(r) for r in rows]
 
     # -- the gateway's copy of the video ----------------------------------------------
 

@@ -104,10 +104,18 @@ class TaskTransitions:
         upstream_status: UpstreamStatus,
         next_poll_at: datetime,
         now: datetime,
+        *,
+        release: bool = True,
     ) -> Task | None:
-        """Record a non-terminal status and release the lease until the next poll.
-        IllegalTransition for a terminal one: those go through record_success or
-        record_failure, which move the money."""
+        """Record a non-terminal status and release the lease until the next poll
+        (``release=False``: the owner keeps it, renewed to ``next_poll_at``, and polls
+        the task from memory). IllegalTransition for a terminal one: those go through
+        record_success or record_failure, which move the money."""
+        lease: dict[str, Any] = (
+            {"lease_owner": None, "lease_until": None}
+            if release
+            else {"lease_until": next_poll_at}  # held: next poll at the lease's end
+        )
         return await self._transition(
             task.id,
             lifecycle.plan(Step.PROGRESS, upstream_status.platform),
@@ -118,8 +126,7 @@ class TaskTransitions:
             next_poll_at=next_poll_at,
             poll_attempts=task.poll_attempts + 1,
             missing_polls=0,
-            lease_owner=None,
-            lease_until=None,
+            **lease,
         )
 
     async def reschedule(
