@@ -30,18 +30,23 @@ from reelgate.store.task_rows import NEW_ROW_COLUMNS, NewTask, new_row
 _LEDGER_COLUMNS = ("account_id", "task_id", "kind", "amount", "balance_after", "created_at")
 
 
-def _statement(*, charged: bool) -> Any:
-    reserved = (
-        update(accounts)
-        .where(
-            accounts.c.id == bindparam("r_account"),
-            accounts.c.status == "active",
-            accounts.c.balance >= bindparam("r_price"),
-        )
-        .values(balance=accounts.c.balance - bindparam("r_price"))
-        .returning(accounts.c.balance)
-        .cte("reserved")
+# The reserve of a create's price: an active account that can cover it, or no row. Also
+# the first statement of the create's transaction where it cannot be one statement
+# (``store/tasks.py``).
+RESERVE = (
+    update(accounts)
+    .where(
+        accounts.c.id == bindparam("r_account"),
+        accounts.c.status == "active",
+        accounts.c.balance >= bindparam("r_price"),
     )
+    .values(balance=accounts.c.balance - bindparam("r_price"))
+    .returning(accounts.c.balance)
+)
+
+
+def _statement(*, charged: bool) -> Any:
+    reserved = RESERVE.cte("reserved")
     row = select(
         # prefixed: a parameter named after a column (status, created_at) would also set
         # that column in the UPDATE of the statement

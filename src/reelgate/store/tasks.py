@@ -16,7 +16,7 @@ from reelgate.domain import lifecycle
 from reelgate.domain.ids import PLATFORM_PREFIX
 from reelgate.domain.tasks import TERMINAL, UNFINISHED, Task, TaskEvent, TaskStatus
 from reelgate.errors import Forbidden, InsufficientBalance, RateLimited
-from reelgate.store.create_pg import create_at_once, unlimited
+from reelgate.store.create_pg import RESERVE, create_at_once, unlimited
 from reelgate.store.database import begin
 from reelgate.store.leases import TaskLeases
 from reelgate.store.money import ADD_ENTRY
@@ -41,16 +41,6 @@ _BY_PLATFORM_ID, _BY_UPSTREAM_ID = (
     .where(tasks.c.account_id == bindparam("t_account"), column == bindparam("t_id"), _LIVE)
     .limit(1)
     for column in (tasks.c.platform_id, tasks.c.upstream_task_id)
-)
-_RESERVE = (
-    update(accounts)
-    .where(
-        accounts.c.id == bindparam("r_account"),
-        accounts.c.status == "active",
-        accounts.c.balance >= bindparam("r_price"),
-    )
-    .values(balance=accounts.c.balance - bindparam("r_price"))
-    .returning(accounts.c.balance)
 )
 _ACCOUNT_STATUS = select(accounts.c.status).where(accounts.c.id == bindparam("r_account"))
 _KEY_IN_FLIGHT, _ACCOUNT_IN_FLIGHT = (
@@ -320,7 +310,7 @@ def _reserve(conn: Connection, new: NewTask) -> int:
     is lowered, so it never goes below zero.
     """
     params = {"r_account": new.account_id, "r_price": new.price}
-    balance = conn.execute(_RESERVE, params).scalar_one_or_none()
+    balance = conn.execute(RESERVE, params).scalar_one_or_none()
     if balance is not None:
         return int(balance)
     _refuse(conn, new)
