@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 if TYPE_CHECKING:
     from reelgate.client import MiniMaxClient
 
-console = Console(stderr=True)
+# soft_wrap: a line is never broken by Rich (the terminal wraps it), so that a script
+# reading stderr through a pipe (80 columns by default) finds a path or a size in one piece
+console = Console(stderr=True, soft_wrap=True)
 V2_NAMES = "MiniMax-H3 and MiniMax-H3-Max"
 
 
@@ -130,7 +133,7 @@ def generate(
         raise typer.Exit(1) from None
     finally:
         client.close()
-    console.print(f"saved {output} ({saved}, {model})")
+    console.print(f"saved {escape(str(output))} ({saved}, {model})")
 
 
 def _usage_error(message: str) -> NoReturn:

@@ -125,7 +125,8 @@ def test_generate_sends_a_local_reference_image(server: Server, tmp_path: Path) 
     """The file goes as a data URI; adaptive follows it: 800 x 600 gives 4:3, 1024 x 768."""
     face = tmp_path / "face.png"
     face.write_bytes(image_bytes(800, 600))
-    out = tmp_path / "ref.mp4"
+    # a long name with brackets: the "saved" line must come through a pipe in one piece
+    out = tmp_path / f"[take 1] {'x' * 90}.mp4"
     result = _generate(
         server,
         "the person from image 1 waves",
@@ -139,7 +140,7 @@ def test_generate_sends_a_local_reference_image(server: Server, tmp_path: Path) 
         str(out),
     )
     assert result.returncode == 0, result.stderr
-    assert "768P 4:3" in result.stderr
+    assert f"saved {out} (768P 4:3, 4 s, MiniMax-H3)" in result.stderr
     assert decode(out.read_bytes()).size == (1024, 768)
 
 
