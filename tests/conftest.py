@@ -36,6 +36,14 @@ STORE_INDEPENDENT = (
     "tests/e2e/test_admin.py",
     "tests/e2e/test_account_limits.py",
     "tests/browser/test_console_browser.py",
+    # the wire and the event loop, whatever the store: request sizes and slow clients on
+    # raw sockets, image bombs decoded off the loop
+    "tests/e2e/test_http_limits.py",
+    "tests/e2e/test_image_bombs_live.py",
+    # the bucket (moto) end to end; the copy's rows are the local copies' statements,
+    # which tests/integration/test_storage.py and tests/e2e/test_storage_copy.py run on
+    # both stores
+    "tests/e2e/test_storage_s3.py",
 )
 
 # Of the ``once`` tests, those that scripts/test, running the two passes side by side,
@@ -49,6 +57,8 @@ PG_PASS = (
     "tests/e2e/test_sandbox_",
     "tests/e2e/test_openai_sdk.py",
     "tests/integration/test_render_v2.py",
+    "tests/e2e/test_storage_s3.py",
+    "tests/e2e/test_cli.py",
 )
 
 

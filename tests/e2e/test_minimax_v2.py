@@ -283,6 +283,9 @@ def batch(gateway: Server, tenant: Tenant) -> Iterator[Batch]:
         receiver.stop()
 
 
+# The clips, their links and their callback do not depend on the store: they run in one
+# pass (the renders are most of this module's cost); the DELETE races below run on both.
+@pytest.mark.once
 @pytest.mark.parametrize("name", list(MODES))
 def test_each_mode_yields_its_clip(gateway: Server, batch: Batch, name: str) -> None:
     mode, result = MODES[name], batch.results[name]
@@ -309,6 +312,7 @@ def test_each_mode_yields_its_clip(gateway: Server, batch: Batch, name: str) -> 
     assert video.audio_rms > 0.01  # a sound, not silence
 
 
+@pytest.mark.once
 def test_a_fresh_query_mints_a_fresh_url_of_the_same_copy(v2: V2, batch: Batch) -> None:
     result = batch.results["first frame"]
     time.sleep(1.1)  # the URL's expiry is in whole seconds
@@ -319,6 +323,7 @@ def test_a_fresh_query_mints_a_fresh_url_of_the_same_copy(v2: V2, batch: Batch) 
     assert httpx.get(tampered, trust_env=False).status_code == 404
 
 
+@pytest.mark.once
 def test_the_client_callback_is_v2s_signed_task_without_a_url(tenant: Tenant, batch: Batch) -> None:
     made = batch.results["text"].made
     deadline = time.monotonic() + 30
