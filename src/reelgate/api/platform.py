@@ -6,19 +6,16 @@ request_id}``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from reelgate.api.deps import ApiCaller, Files, Streams, Tasks
 from reelgate.api.idempotency import idempotent
 from reelgate.api.params import UtcDatetime
-from reelgate.api.views import ErrorBody, TaskList, TaskObject, event_data, task_object
+from reelgate.api.sse import resume_after, task_event_stream
+from reelgate.api.views import ErrorBody, TaskList, TaskObject, task_object
 from reelgate.domain.tasks import TaskFilter
 from reelgate.wire import JSONResponse
 
@@ -108,49 +105,4 @@ async def task_events(
     resume without loss. The stream ends after the terminal event."""
     key = await caller.key()
     task = await tasks.get(key.account_id, task_id)
-    after = _last_event_id(last_event_id)
-
-    async def stream() -> AsyncIterator[str]:
-        # closed with the response, so that the task's subscription ends with it
-        async with aclosing(streams.follow(task, after)) as events:
-            async for event in events:
-                if event is None:  # idle for a while: a comment keeps proxies patient
-                    yield ": keep-alive\n\n"
-                    continue
-                data = json.dumps(event_data(task, event))
-                yield f"id: {event.seq}\nevent: status\ndata: {data}\n\n"
-
-    release = streams.hold(key.id)  # 429 when the key holds all its streams
-    return _HeldStream(
-        stream(),
-        release,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-class _HeldStream(StreamingResponse):
-    """A stream that gives its slot back when it ends, however it ends (the terminal
-    event, the client leaving, the server stopping)."""
-
-    def __init__(
-        self, content: AsyncIterator[str], release: Callable[[], None], **kwargs: Any
-    ) -> None:
-        super().__init__(content, **kwargs)
-        self._release = release
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._release()
-
-
-def _last_event_id(value: str | None) -> int:
-    """The sequence number to resume after; anything that is not one starts over."""
-    if value and value.isascii() and value.isdigit():
-        return min(int(value), _MAX_SEQ)
-    return 0
-
-
-_MAX_SEQ = 2**31 - 1  # task_events.seq is a 32-bit column on PostgreSQL
+    return task_event_stream(streams, key.id, task, resume_after(last_event_id))

@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from reelgate.api.deps import gateway
 from reelgate.api.params import RowId
+from reelgate.api.sse import resume_after, task_event_stream
 from reelgate.console.auth import User, user, user_change
-from reelgate.console.live import HeldStream, resume_after, status_events
 from reelgate.console.task_view import task_view
 from reelgate.console.web import ConsoleRoute, redirect, render
 from reelgate.domain.catalog import MODELS
@@ -115,14 +115,8 @@ async def task_events(
 ) -> Response:
     gw = gateway(request)
     task = await gw.task_service.get(who.key.account_id, task_id)
-    release = gw.streams.acquire(who.key.id)  # the key's stream limit holds here too
-    stream = status_events(gw, who.key.account_id, task, resume_after(last_event_id))
-    return HeldStream(
-        stream,
-        release,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    # the API's own stream, the key's stream limit included
+    return task_event_stream(gw.task_streams, who.key.id, task, resume_after(last_event_id))
 
 
 @router.post("/{task_id}/cancel")
