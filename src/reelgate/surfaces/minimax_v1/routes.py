@@ -101,9 +101,7 @@ async def parse(body: object) -> VideoRequest:
         }
     },
 )
-async def create(
-    request: Request, key: Annotated[ApiKey, Depends(creator)], tasks: Tasks
-) -> Response:
+async def create(request: Request) -> Response:
     """Text to video, first frame, first and last frame, or subject reference.
 
     Answers ``task_id`` (the upstream's id) and ``platform_id`` (the gateway's). An
@@ -111,6 +109,11 @@ async def create(
     gateway's default: an unfinished task then fails and is refunded. An
     ``Idempotency-Key`` header makes a retried create replay the first answer.
     """
+    # The key and the service are looked up here rather than declared as dependencies:
+    # FastAPI solves each dependency anew per request (its cache key, its parameters),
+    # a third of the web layer's CPU on this route and the query (issue 19).
+    key = await creator(request)
+    tasks = gateway(request).task_service
 
     async def run() -> Response:
         body = await json_body(request)
@@ -141,7 +144,10 @@ def _deadline(value: str | None) -> float | None:
     response_model=QueryResponse | ErrorResponse,
     response_description=SUCCESS_OR_ERROR,
 )
-async def query(key: Caller, tasks: Tasks, task_id: str = "") -> Response:
+async def query(request: Request, task_id: str = "") -> Response:
+    # no dependencies, as for create (the hottest route: a client polls it)
+    key = await caller(request)
+    tasks = gateway(request).task_service
     return answer(queried(v1_only(await tasks.get(key.account_id, task_id))))
 
 
