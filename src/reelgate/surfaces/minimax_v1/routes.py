@@ -8,7 +8,8 @@ gets what it uses (the caller's key, a service), not the whole gateway.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import Response
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from reelgate.api.deps import file_service, gateway, task_service
 from reelgate.api.files import serve_video
 from reelgate.api.idempotency import idempotent
+from reelgate.api.lean import LeanRoute
 from reelgate.domain.accounts import ApiKey
 from reelgate.domain.images import in_decoder
 from reelgate.domain.task_views import is_v2
@@ -45,6 +47,20 @@ router = APIRouter(tags=["MiniMax v1"])
 
 # A client's own, shorter deadline for a task, in seconds (not part of MiniMax's API).
 DEADLINE_HEADER = "X-Reelgate-Deadline"
+
+Endpoint = Callable[..., Awaitable[Response]]
+
+
+def lean(method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """``router.post``/``router.get`` for a route served by ``api.lean.LeanRoute``."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(
+            path, endpoint, methods=[method], route_class_override=LeanRoute, **options
+        )
+        return endpoint
+
+    return declare
 
 
 def include(app: FastAPI) -> None:
@@ -84,7 +100,8 @@ async def parse(body: object) -> VideoRequest:
     return parse_video_request(body)
 
 
-@router.post(
+@lean(
+    "POST",
     "/video_generation",
     summary="Create a video generation task",
     response_model=CreateResponse | ErrorResponse,
@@ -138,7 +155,8 @@ def _deadline(value: str | None) -> float | None:
     return seconds
 
 
-@router.get(
+@lean(
+    "GET",
     "/query/video_generation",
     summary="Query a task by its task_id or its platform_id",
     response_model=QueryResponse | ErrorResponse,
