@@ -8,7 +8,8 @@ gets what it uses (the caller's key, a service), not the whole gateway.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import Response
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from reelgate.api.deps import file_service, gateway, task_service
 from reelgate.api.files import serve_video
 from reelgate.api.idempotency import idempotent
+from reelgate.api.lean import LeanRoute
 from reelgate.domain.accounts import ApiKey
 from reelgate.domain.images import in_decoder
 from reelgate.domain.task_views import is_v2
@@ -45,6 +47,20 @@ router = APIRouter(tags=["MiniMax v1"])
 
 # A client's own, shorter deadline for a task, in seconds (not part of MiniMax's API).
 DEADLINE_HEADER = "X-Reelgate-Deadline"
+
+Endpoint = Callable[..., Awaitable[Response]]
+
+
+def lean(method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """``router.post``/``router.get`` for a route served by ``api.lean.LeanRoute``."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(
+            path, endpoint, methods=[method], route_class_override=LeanRoute, **options
+        )
+        return endpoint
+
+    return declare
 
 
 def include(app: FastAPI) -> None:
@@ -84,7 +100,8 @@ async def parse(body: object) -> VideoRequest:
     return parse_video_request(body)
 
 
-@router.post(
+@lean(
+    "POST",
     "/video_generation",
     summary="Create a video generation task",
     response_model=CreateResponse | ErrorResponse,
@@ -101,9 +118,7 @@ async def parse(body: object) -> VideoRequest:
         }
     },
 )
-async def create(
-    request: Request, key: Annotated[ApiKey, Depends(creator)], tasks: Tasks
-) -> Response:
+async def create(request: Request) -> Response:
     """Text to video, first frame, first and last frame, or subject reference.
 
     Answers ``task_id`` (the upstream's id) and ``platform_id`` (the gateway's). An
@@ -111,6 +126,11 @@ async def create(
     gateway's default: an unfinished task then fails and is refunded. An
     ``Idempotency-Key`` header makes a retried create replay the first answer.
     """
+    # The key and the service are looked up here rather than declared as dependencies:
+    # FastAPI solves each dependency anew per request (its cache key, its parameters),
+    # a third of the web layer's CPU on this route and the query (issue 19).
+    key = await creator(request)
+    tasks = gateway(request).task_service
 
     async def run() -> Response:
         body = await json_body(request)
@@ -135,13 +155,17 @@ def _deadline(value: str | None) -> float | None:
     return seconds
 
 
-@router.get(
+@lean(
+    "GET",
     "/query/video_generation",
     summary="Query a task by its task_id or its platform_id",
     response_model=QueryResponse | ErrorResponse,
     response_description=SUCCESS_OR_ERROR,
 )
-async def query(key: Caller, tasks: Tasks, task_id: str = "") -> Response:
+async def query(request: Request, task_id: str = "") -> Response:
+    # no dependencies, as for create (the hottest route: a client polls it)
+    key = await caller(request)
+    tasks = gateway(request).task_service
     return answer(queried(v1_only(await tasks.get(key.account_id, task_id))))
 
 
