@@ -56,6 +56,9 @@ def test_a_lean_route_refuses_an_endpoint_that_needs_solving() -> None:
     async def takes_an_int(request: Request, n: int = 0) -> None:
         return None
 
-    for endpoint in (needs_a_key, takes_an_int):
+    async def requires_a_str(request: Request, task_id: str) -> None:
+        return None
+
+    for endpoint in (needs_a_key, takes_an_int, requires_a_str):
         with pytest.raises(TypeError, match="LeanRoute"):
             LeanRoute("/x", endpoint, methods=["GET"])

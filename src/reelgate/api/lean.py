@@ -35,8 +35,12 @@ class LeanRoute(APIRoute):
             or dependant.body_params
             or dependant.request_param_name != "request"
             or any(p.field_info.annotation is not str for p in dependant.query_params)
+            # a missing required parameter would reach the endpoint as PydanticUndefined
+            or any(p.field_info.is_required() for p in dependant.query_params)
         ):
-            raise TypeError(f"{self.path}: a LeanRoute takes `request` and str query parameters")
+            raise TypeError(
+                f"{self.path}: a LeanRoute takes `request` and optional str query parameters"
+            )
         endpoint = self.endpoint
         queries = [(p.name, p.alias, p.default) for p in dependant.query_params]
 
