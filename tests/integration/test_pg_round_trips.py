@@ -7,6 +7,7 @@ answer. PostgreSQL only: SQLite's lookups never leave the process."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from reelgate.domain.tasks import TaskStatus, UpstreamStatus
+from reelgate.domain.tasks import TaskStatus, UpstreamStatus, Usage, VideoFile
 from reelgate.store import database
 from reelgate.store.accounts import AccountStore
 from reelgate.store.tasks import TaskStore
@@ -33,8 +34,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def log_simple_queries(engine: AsyncEngine) -> list[str]:
-    """What asyncpg sends outside prepared statements (``BEGIN``, ``COMMIT``,
-    ``ROLLBACK``, the ping's ``;``), on every connection the engine opens from now."""
+    """What asyncpg runs through its own API, not SQLAlchemy's prepared statements
+    (``BEGIN``, ``COMMIT``, ``ROLLBACK``, the ping's ``;``, and the lookups of
+    ``store/lookup_pg.py``), on every connection the engine opens from now."""
     seen: list[str] = []
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -72,7 +74,9 @@ async def test_a_lookup_is_one_round_trip(engine: AsyncEngine) -> None:
     tasks = TaskStore(engine)
     for _ in range(3):  # the same pooled connection, checked out again and again
         assert await tasks.get(1, "video_missing") is None
-    assert sent == []  # neither BEGIN/ROLLBACK around it nor a ping before it
+    # each its two SELECTs on the asyncpg connection (by our id, then by the upstream's:
+    # store/lookup_pg.py), neither BEGIN/ROLLBACK around them nor a ping before them
+    assert len(sent) == 6 and all(query.startswith("SELECT") for query in sent)
 
 
 async def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(database_url: str) -> None:
@@ -147,3 +151,21 @@ async def events_of(engine: AsyncEngine, task_id: int) -> list[int]:
             text("SELECT seq FROM task_events WHERE task_id = :t ORDER BY seq"), {"t": task_id}
         )
         return [r.seq for r in rows]
+
+
+async def test_the_lookup_reads_the_task_as_sqlalchemy_does(engine: AsyncEngine) -> None:
+    """The lookup on the asyncpg connection reads every column as SQLAlchemy's types do
+    (times in UTC, JSON decoded): a finished task with a file, usage and a request."""
+    account = await AccountStore(engine).create_account("round-trips-read", balance=1000)
+    tasks = TaskStore(engine)
+    new = replace(new_task(account.id, price=10), request={"prompt": "a cat", "n": [1, 2]})
+    task = await tasks.insert(new, T0)
+    assert await tasks.mark_submitted(task.id, "up-read", T0, T0) is not None
+    file = VideoFile(file_id="7", width=1280, height=720, bytes=3)
+    usage = Usage.from_dict({"output_seconds": 6, "input_image_count": 1})
+    done = await tasks.record_success(task.id, file, T0, usage=usage, ratio="16:9")
+    assert done is not None and done.usage is not None and done.file is not None
+    by_sqlalchemy = await tasks.get_by_id(task.id)
+    assert await tasks.get(account.id, task.platform_id) == by_sqlalchemy == done
+    assert await tasks.get(account.id, "up-read") == by_sqlalchemy  # the upstream's id
+    assert await tasks.get(account.id + 1, task.platform_id) is None  # not another's
