@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, bindparam, case, insert, update
+from sqlalchemy import Connection, case, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reelgate.domain import lifecycle
@@ -27,6 +26,7 @@ from reelgate.domain.webhooks import callback_body
 from reelgate.store.database import begin
 from reelgate.store.deliveries import enqueue
 from reelgate.store.money import move_sync, reservation
+from reelgate.store.moves import SEQ_NEXT, Fold, compare_and_set, fold
 from reelgate.store.tables import task_events, tasks
 from reelgate.store.task_rows import file_values, to_task
 from reelgate.store.transactions import write
@@ -35,7 +35,6 @@ _TRACKED = [s.value for s in TaskStatus if s in lifecycle.TRACKED]
 # what every move into a terminal status clears: nothing is polled or leased any more
 _FINISHED: dict[str, Any] = {"next_poll_at": None, "lease_owner": None, "lease_until": None}
 _ADD_EVENT = insert(task_events)
-SEQ_NEXT = tasks.c.event_seq + 1  # one object, so that statements that use it are reused
 
 
 class TaskTransitions:
@@ -246,7 +245,51 @@ class TaskTransitions:
         values.update(status=plan.target.value, updated_at=now)
         if event:
             values["event_seq"] = SEQ_NEXT
-        stmt, params = _compare_and_set(task_id, plan.ordered_sources(), owner, values)
+        sources = plan.ordered_sources()
+        how, row = Fold.NONE, None
+        if self._engine.dialect.name == "postgresql":
+            how = fold(plan, event=event, settling=settling)
+        if how is not Fold.NONE:
+            # one statement, one round trip (store/moves.py)
+            row = await self._at_once(task_id, sources, owner, values, how, plan.callback)
+        if how is Fold.NONE or (row is None and how is Fold.WITH_EVENT and plan.callback):
+            # a money move, or a task with a callback URL (which the statement left
+            # alone): the transaction, in one hand-off (store/transactions.py)
+            row = await write(
+                self._engine, self._mover(task_id, sources, owner, values, plan, now, settling)
+            )
+        if row is None:
+            return None
+        if event and self._on_change is not None:
+            self._on_change(row.id)
+        return to_task(row)
+
+    async def _at_once(
+        self,
+        task_id: int,
+        sources: list[str],
+        owner: str | None,
+        values: dict[str, Any],
+        how: Fold,
+        callback: bool,
+    ) -> Any:
+        stmt, params = compare_and_set(task_id, sources, owner, values, how, callback=callback)
+        return await write(
+            self._engine, lambda conn: conn.execute(stmt, params).one_or_none(), atomic=True
+        )
+
+    @staticmethod
+    def _mover(
+        task_id: int,
+        sources: list[str],
+        owner: str | None,
+        values: dict[str, Any],
+        plan: Plan,
+        now: datetime,
+        settling: bool,
+    ) -> Callable[[Connection], Any]:
+        stmt, params = compare_and_set(task_id, sources, owner, values)
+        event = "event_seq" in values
 
         def move_it(conn: Connection) -> Any:
             row = conn.execute(stmt, params).one_or_none()
@@ -257,54 +300,13 @@ class TaskTransitions:
             _move_money(conn, row, plan, now, settling=settling)
             return row
 
-        # the whole move in one hand-off to the database's thread (store/transactions.py)
-        row = await write(self._engine, move_it)
-        if row is None:
-            return None
-        if event and self._on_change is not None:
-            self._on_change(row.id)
-        return to_task(row)
+        return move_it
 
     async def _touch(self, task_id: int, *, owner: str | None = None, **values: Any) -> None:
         """Change a tracked task's schedule or lease, not its status: no event, no money."""
-        stmt, params = _compare_and_set(task_id, _TRACKED, owner, values)
+        stmt, params = compare_and_set(task_id, _TRACKED, owner, values)
         async with begin(self._engine) as conn:
             await conn.execute(stmt, params)
-
-
-def _compare_and_set(
-    task_id: int, statuses: list[str], owner: str | None, values: dict[str, Any]
-) -> tuple[Any, dict[str, Any]]:
-    """The statement and its parameters. A statement of a shape seen before is reused:
-    building one (``RETURNING`` every column) and hashing it for the compiled cache
-    cost about as much as running it (issue 19)."""
-    plain = {k: v for k, v in values.items() if not isinstance(v, ClauseElement)}
-    exprs = tuple((k, v) for k, v in values.items() if k not in plain)
-    params = {f"v_{k}": v for k, v in plain.items()}
-    params["c_id"], params["c_owner"] = task_id, owner
-    if all(v is SEQ_NEXT for _, v in exprs):
-        stmt = _shaped(tuple(statuses), owner is not None, tuple(plain), exprs)
-        return stmt, params
-    return _build(statuses, owner is not None, plain, dict(exprs)), params
-
-
-@lru_cache(maxsize=256)
-def _shaped(
-    statuses: tuple[str, ...], owned: bool, keys: tuple[str, ...], exprs: tuple[Any, ...]
-) -> Any:
-    return _build(list(statuses), owned, dict.fromkeys(keys), dict(exprs))
-
-
-def _build(statuses: list[str], owned: bool, plain: dict[str, Any], exprs: dict[str, Any]) -> Any:
-    # `=` for one status: an IN list is re-rendered at every execution
-    status_ok = (
-        tasks.c.status == statuses[0] if len(statuses) == 1 else tasks.c.status.in_(statuses)
-    )
-    where = [tasks.c.id == bindparam("c_id"), status_ok]
-    if owned:
-        where.append(tasks.c.lease_owner == bindparam("c_owner"))
-    values = {k: bindparam(f"v_{k}", type_=tasks.c[k].type) for k in plain} | exprs
-    return update(tasks).where(*where).values(**values).returning(*tasks.c)
 
 
 def _move_money(conn: Connection, row: Any, plan: Plan, now: datetime, *, settling: bool) -> None:
