@@ -20,11 +20,11 @@ from reelgate.domain.tasks import TaskStatus, UpstreamStatus, Usage, VideoFile
 from reelgate.store import database
 from reelgate.store.accounts import AccountStore
 from reelgate.store.tasks import TaskStore
-from tests.support import migrated_database, new_task, on_postgres
+from tests.support import migrated_database, new_task
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
-pytestmark = pytest.mark.skipif(not on_postgres(), reason="PostgreSQL round trips")
+pytestmark = pytest.mark.postgres_only  # left out of the SQLite pass (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
