@@ -163,6 +163,7 @@ def test_every_change_arrives_once_in_order_through_failures_and_a_restart(
     assert retried, "the failing receiver should have caused retries"
 
 
+@pytest.mark.once  # the delivery's rows: tests/inprocess/test_deliveries_api.py, both stores
 def test_redelivery_keeps_the_webhook_id(gateway: Server) -> None:
     receiver = Receiver().start()
     try:
@@ -188,6 +189,7 @@ def test_redelivery_keeps_the_webhook_id(gateway: Server) -> None:
         receiver.stop()
 
 
+@pytest.mark.once  # the delivery's rows: tests/inprocess/test_webhook_delivery.py, both stores
 def test_410_stops_delivery_to_that_url(gateway: Server) -> None:
     receiver = Receiver(plan=lambda n: (410, 0.0, {})).start()
     try:
@@ -238,6 +240,7 @@ def set_sandbox_faults(server: Server, spec: str) -> None:
     assert resp.status_code == 200, resp.text
 
 
+@pytest.mark.once  # the push's wire shape; the store's part is the same failed task
 def test_a_failed_tasks_push_carries_the_querys_failure_code(gateway: Server) -> None:
     """MiniMax's pushes have the query's shape: a task that failed with 1027 says so in
     base_resp in the push as in the query (not 0, "success")."""
