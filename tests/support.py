@@ -25,6 +25,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests import schema_templates
+from tests.zygote import ForkedProcess, zygote
 
 ADMIN_TOKEN = "rg-admin-test-token"
 API_KEY = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -35,6 +36,8 @@ SANDBOX_KEY = "sandbox-key"
 # events): the sandbox hands every task one small shared clip instead of rendering each,
 # a CPU-second apiece that the two test passes would otherwise share out of two cores.
 STUB_VIDEOS = {"REELGATE_SANDBOX_RENDER": "stub"}
+# gateway processes forked from one that has imported reelgate (tests/zygote.py), unless 0
+FORK = os.environ.get("REELGATE_TEST_FORK", "1") != "0"
 
 
 def test_database() -> str:
@@ -136,7 +139,7 @@ class Server:
     command: str = "serve"
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | ForkedProcess | None = None
     log_path: Path | None = None
     args: tuple[str, ...] = ()  # more command-line arguments, e.g. ("--no-worker",)
     unset: tuple[str, ...] = ()  # variables to leave out, e.g. ("REELGATE_SANDBOX_API_KEYS",)
@@ -164,14 +167,19 @@ class Server:
             env.pop(name, None)
         self.log_path = self.data_dir / f"{self.command}-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:  # the child keeps its own handle
-            port = () if self.command == "worker" else ("--port", str(self.port))
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "reelgate", self.command, *port, *self.args],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        port = () if self.command == "worker" else ("--port", str(self.port))
+        args = [self.command, *port, *self.args]
+        if FORK:  # a fork of a process that has imported reelgate already (tests/zygote.py)
+            self.log_path.touch()  # read below before the child may have opened it
+            self.proc = zygote().spawn(args, env, str(self.log_path))
+        else:
+            with self.log_path.open("ab") as log:  # the child keeps its own handle
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "reelgate", *args],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
         ready = "/readyz" if self.command == "serve" else "/docs"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
