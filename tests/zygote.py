@@ -133,6 +133,7 @@ class Zygote:
         self._got_started = threading.Condition()
         self._exits: dict[int, int] = {}
         self._exited = threading.Condition()
+        self._gone = False  # the zygote ended: no more news of its children will come
         threading.Thread(target=self._listen, name="zygote", daemon=True).start()
 
     def _listen(self) -> None:
@@ -147,6 +148,10 @@ class Zygote:
                 with self._exited:
                     self._exits[int(message["exited"])] = int(message["code"])
                     self._exited.notify_all()
+        with self._got_started, self._exited:  # nobody waits forever on a dead zygote
+            self._gone = True
+            self._got_started.notify_all()
+            self._exited.notify_all()
 
     def spawn(self, args: list[str], env: dict[str, str], log: str) -> ForkedProcess:
         request = {"args": args, "env": env, "cwd": os.getcwd(), "log": log}
@@ -155,14 +160,17 @@ class Zygote:
             self._proc.stdin.write((json.dumps(request) + "\n").encode())
             self._proc.stdin.flush()
             with self._got_started:
-                if not self._got_started.wait_for(lambda: bool(self._started), timeout=30):
+                self._got_started.wait_for(lambda: bool(self._started) or self._gone, 30)
+                if not self._started:
                     raise RuntimeError("the zygote did not fork")
                 pid = self._started.pop(0)
         return ForkedProcess(self, pid, args)
 
     def exit_code(self, pid: int, timeout: float | None) -> int | None:
         with self._exited:
-            self._exited.wait_for(lambda: pid in self._exits, timeout=timeout)
+            self._exited.wait_for(lambda: pid in self._exits or self._gone, timeout=timeout)
+            if pid not in self._exits and self._gone:
+                raise RuntimeError(f"the zygote ended before its child {pid}")
             return self._exits.get(pid)
 
 
